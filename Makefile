@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# rustnic: Rust network drivers for Linux 7.3 and the QEMU harness that
+# tests them. Every target does whatever set-up it needs first.
+#
+#   make run    boot the kernel, bind the NIC to the driver, 10 s of iperf3
+#               (NIC=e1000|virtio DRIVER=rust|c)
+#   make test   functional tests + kernel selftests, C and Rust drivers
+#               (NIC="e1000 virtio" DRIVER="c rust" TESTS=name,name)
+#   make deps | kernel | image | clean
+
+SHELL := /bin/bash
+CONFIG ?= default
+export NIC DRIVER TESTS CONFIG
+
+.PHONY: all deps kernel image run test clean
+
+all: kernel
+
+deps:
+	@bash ci/deps.sh
+
+kernel: deps
+	@bash ci/kernel.sh $(CONFIG)
+
+image: deps
+	@bash qemu-images/build.sh >/dev/null
+
+run: kernel image
+	@bash tests/harness.sh run
+
+test: kernel image
+	@bash tests/harness.sh test
+
+clean:
+	rm -rf build

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Prepare build/linux (pristine 7.3 + overlay + patches), configure it from
+# configs/*.config and build bzImage, modules and the selftests we run.
+#
+# Files are only rewritten when their content changes, so editing one
+# overlay file rebuilds only what depends on it.
+#
+# Usage: ci/kernel.sh [VARIANT]   (VARIANT: default; configs/VARIANT/*.config
+#                                  are merged on top of configs/*.config)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+VARIANT=${1:-${CONFIG:-default}}
+PRISTINE=$BUILD/pristine
+OUT=$BUILD/out-$VARIANT
+
+unpack_pristine() {
+	local deb
+	deb=$(ls "$CACHE"/dl/linux-source-7.3_*.deb 2>/dev/null | head -1)
+	[ -n "$deb" ] || die "linux-source-7.3 is not in $CACHE/dl: run 'make deps'"
+	if [ -f "$PRISTINE/.rustnic-src" ] && [ "$(cat "$PRISTINE/.rustnic-src")" = "$(basename "$deb")" ]; then
+		return
+	fi
+	stage_begin unpack
+	rm -rf "$PRISTINE" "$KSRC" "$BUILD/tmp-unpack"
+	mkdir -p "$BUILD/tmp-unpack"
+	dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards './usr/src/linux-source-*.tar.xz' |
+		tar -xJ -C "$BUILD/tmp-unpack"
+	mv "$BUILD"/tmp-unpack/linux-source-* "$PRISTINE"
+	rmdir "$BUILD/tmp-unpack"
+	basename "$deb" >"$PRISTINE/.rustnic-src"
+	stage_end unpack
+}
+
+# Write $2 into the tree at path $1 only if it differs. Replaces the file
+# (never writes through a hard link into the pristine copy).
+put_file() {
+	local rel=$1 src=$2 dst=$KSRC/$1
+	if [ -f "$dst" ] && cmp -s "$src" "$dst"; then
+		return
+	fi
+	mkdir -p "$(dirname "$dst")"
+	cp "$src" "$dst.rustnic-tmp"
+	mv -f "$dst.rustnic-tmp" "$dst"
+	log "  updated $rel"
+}
+
+restore_pristine() {
+	local rel=$1
+	if [ -f "$PRISTINE/$rel" ]; then
+		put_file "$rel" "$PRISTINE/$rel"
+	else
+		rm -f "$KSRC/$rel"
+		log "  removed $rel"
+	fi
+}
+
+apply_overlay() {
+	stage_begin overlay
+	if [ ! -d "$KSRC" ]; then
+		cp -al "$PRISTINE" "$KSRC"
+	fi
+
+	# Patched files: start each from its pristine copy, apply patches/*.patch
+	# in order in a scratch tree, then install the results.
+	local scratch=$BUILD/tmp-patch
+	rm -rf "$scratch"
+	mkdir -p "$scratch"
+	local p f
+	local -a touched=()
+	shopt -s nullglob
+	for p in "$TOP"/patches/*.patch; do
+		while read -r f; do
+			touched+=("$f")
+		done < <(awk '/^\+\+\+ / { sub(/^b\//, "", $2); print $2 }' "$p")
+	done
+	for f in "${touched[@]}"; do
+		if [ -f "$PRISTINE/$f" ] && [ ! -f "$scratch/$f" ]; then
+			mkdir -p "$scratch/$(dirname "$f")"
+			cp "$PRISTINE/$f" "$scratch/$f"
+		fi
+	done
+	for p in "$TOP"/patches/*.patch; do
+		patch -s -p1 -d "$scratch" --no-backup-if-mismatch <"$p" ||
+			die "patch does not apply: $(basename "$p")"
+	done
+
+	# Overlay files (rust/, drivers/, samples/, tools/) at the same path.
+	local -a files=()
+	local d
+	for d in rust drivers samples tools; do
+		[ -d "$TOP/$d" ] || continue
+		while IFS= read -r f; do
+			files+=("$f")
+		done < <(cd "$TOP" && find "$d" -type f | sort)
+	done
+
+	local manifest=$BUILD/overlay-manifest.txt new_manifest
+	new_manifest=$(mktemp)
+	for f in "${files[@]}"; do
+		if [ -f "$scratch/$f" ]; then
+			die "$f is both an overlay file and patched: pick one"
+		fi
+		put_file "$f" "$TOP/$f"
+		echo "$f" >>"$new_manifest"
+	done
+	for f in "${touched[@]}"; do
+		put_file "$f" "$scratch/$f"
+		echo "$f" >>"$new_manifest"
+	done
+	sort -u -o "$new_manifest" "$new_manifest"
+	# Files we installed earlier that are gone from the overlay: restore.
+	if [ -f "$manifest" ]; then
+		comm -23 "$manifest" "$new_manifest" | while read -r f; do
+			restore_pristine "$f"
+		done
+	fi
+	mv "$new_manifest" "$manifest"
+	rm -rf "$scratch"
+	stage_end overlay
+}
+
+configure() {
+	stage_begin config
+	local frags=("$TOP"/configs/*.config)
+	if [ "$VARIANT" != default ]; then
+		[ -d "$TOP/configs/$VARIANT" ] || die "no config variant configs/$VARIANT"
+		frags+=("$TOP"/configs/"$VARIANT"/*.config)
+	fi
+	local want
+	want=$(cat "${frags[@]}" | sha256sum | cut -c1-16)
+	if [ -f "$OUT/.config" ] && [ "$(cat "$OUT/.rustnic-config" 2>/dev/null)" = "$want" ]; then
+		log "config unchanged"
+		stage_end config
+		return
+	fi
+	mkdir -p "$OUT"
+	make -s -C "$KSRC" O="$OUT" "${KMAKE[@]}" x86_64_defconfig >/dev/null
+	KCONFIG_CONFIG="$OUT/.config" "$KSRC/scripts/kconfig/merge_config.sh" -m -O "$OUT" \
+		"$OUT/.config" "${frags[@]}" >"$LOGS/merge_config-$VARIANT.log"
+	make -s -C "$KSRC" O="$OUT" "${KMAKE[@]}" olddefconfig >/dev/null
+	# Every option we asked for must have survived olddefconfig.
+	local bad=0 line opt val got
+	while read -r line; do
+		case "$line" in
+		CONFIG_*=*) opt=${line%%=*} val=${line#*=} ;;
+		"# CONFIG_"*" is not set") opt=${line#\# } opt=${opt%% *} val=n ;;
+		*) continue ;;
+		esac
+		got=$(grep -E "^$opt=" "$OUT/.config" | cut -d= -f2- || true)
+		[ -n "$got" ] || got=n
+		if [ "$got" != "$val" ]; then
+			log "config: $opt=$val requested, got $got"
+			bad=1
+		fi
+	done < <(cat "${frags[@]}")
+	((bad == 0)) || die "configuration did not take (see above)"
+	echo "$want" >"$OUT/.rustnic-config"
+	stage_end config
+}
+
+build() {
+	stage_begin build
+	local t0 log=$LOGS/build-$VARIANT.log
+	if ! make -C "$KSRC" O="$OUT" "${KMAKE[@]}" bzImage modules >"$log" 2>&1; then
+		grep -E 'error|Error' "$log" | head -40 >&2
+		die "kernel build failed (full log: $log)"
+	fi
+	grep -E '^\s*(CC|RUSTC|LD) \[M\]' "$log" | wc -l | xargs -I{} log "  {} module objects rebuilt"
+	stage_end build
+}
+
+selftests() {
+	stage_begin selftests
+	local dst=$OUT/kselftest log=$LOGS/selftests-$VARIANT.log
+	{
+		make -C "$KSRC" O="$OUT" "${KMAKE[@]}" headers &&
+			make -C "$KSRC/tools/testing/selftests" O="$OUT/kselftest-build" \
+				KHDR_INCLUDES="-isystem $OUT/usr/include" \
+				LLVM=-22 CC=clang-22 \
+				TARGETS="drivers/net" \
+				install INSTALL_PATH="$dst"
+	} >"$log" 2>&1 || die "selftests build failed (log: $log)"
+	# net/netdevice.sh is a plain script: take it from the tree.
+	mkdir -p "$dst/net"
+	cp "$KSRC/tools/testing/selftests/net/netdevice.sh" "$dst/net/"
+	stage_end selftests
+}
+
+unpack_pristine
+apply_overlay
+configure
+build
+selftests

@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared settings for rustnic's scripts. Sourced, not run.
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${RUSTNIC_CACHE:-$HOME/.cache/rustnic}
+BUILD=$TOP/build
+KSRC=$BUILD/linux
+LOGS=$BUILD/logs
+
+BINDGEN_VERSION=0.73.2
+VNG_VERSION=1.42
+BINDGEN=$CACHE/cargo/bin/bindgen
+VNG=$CACHE/venv/bin/vng
+
+export PATH="$CACHE/bin:$CACHE/venv/bin:$PATH"
+export LIBCLANG_PATH=/usr/lib/llvm-22/lib
+export CCACHE_DIR=$CACHE/ccache
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
+# Pristine tarballs carry old mtimes; ccache may trust them.
+export CCACHE_SLOPPINESS=time_macros,include_file_mtime,include_file_ctime
+
+mkdir -p "$CACHE" "$LOGS"
+
+log() { printf '[rustnic] %s\n' "$*" >&2; }
+die() { printf '[rustnic] error: %s\n' "$*" >&2; exit 1; }
+
+declare -A _stage_t0
+stage_begin() {
+	_stage_t0[$1]=$(date +%s)
+	log "stage $1: start"
+}
+stage_end() {
+	local t=$(($(date +%s) - ${_stage_t0[$1]}))
+	log "stage $1: done in ${t}s"
+	echo "$1 $t" >>"$LOGS/stage-times.txt"
+}
+
+# make arguments for the kernel tree.
+# ccache masquerades as clang-22 through a symlink first on PATH, so that
+# CC/HOSTCC stay one word (rustc uses HOSTCC as its linker).
+mkdir -p "$CACHE/ccache-bin"
+ln -sf /usr/bin/ccache "$CACHE/ccache-bin/clang-22"
+export PATH="$CACHE/ccache-bin:$PATH"
+KMAKE=(LLVM=-22
+	RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
+	RUSTFMT=/usr/bin/rustfmt BINDGEN="$BINDGEN" -j"$(nproc)")

@@ -1,0 +1,154 @@
+# SPDX-License-Identifier: GPL-2.0
+# Guest-side helpers for rustnic's tests. Sourced by main.sh inside QEMU.
+
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+RUSTNIC=/opt/rustnic
+OUT=$RUSTNIC/out
+RESULTS=$OUT/results.txt
+
+# PCI slots the host gives the two NICs (see tests/harness.sh).
+DUT_BDF=0000:00:10.0
+PEER_BDF=0000:00:11.0
+NS=peer
+LOCAL_V4=192.0.3.1
+REMOTE_V4=192.0.3.2
+LOCAL_V6=2001:db8:1::1
+REMOTE_V6=2001:db8:1::2
+
+SPLAT_RE='WARNING:|BUG:|Oops|KASAN|refcount_t|unreferenced object|general protection fault|Kernel panic'
+
+say() { echo "rustnic-guest: $*" >&2; }
+
+# driver_table NIC DRIVER -> "module bus pci-or-virtio-driver-name"
+driver_table() {
+	case "$1:$2" in
+	e1000:c) echo "e1000 pci e1000" ;;
+	e1000:rust) echo "e1000_rust pci e1000_rust" ;;
+	virtio:c) echo "virtio_net virtio virtio_net" ;;
+	virtio:rust) echo "virtio_net_rust virtio virtio_net_rust" ;;
+	*) return 1 ;;
+	esac
+}
+
+module_built() { modinfo "$1" >/dev/null 2>&1; }
+
+# The bus device that a netdev driver binds to for the NIC at PCI BDF $1.
+bus_dev() {
+	local bdf=$1 bus=$2 d
+	if [ "$bus" = pci ]; then
+		echo "$bdf"
+		return
+	fi
+	for d in /sys/bus/pci/devices/"$bdf"/virtio*; do
+		[ -e "$d" ] && basename "$d" && return
+	done
+	return 1
+}
+
+netdev_of() {
+	local bdf=$1 n
+	for n in /sys/bus/pci/devices/"$bdf"/net/* /sys/bus/pci/devices/"$bdf"/virtio*/net/*; do
+		[ -e "$n" ] && basename "$n" && return
+	done
+	return 1
+}
+
+# bind NIC-BDF BUS DRIVER: bind the device to DRIVER through sysfs.
+bind_to() {
+	local bdf=$1 bus=$2 drv=$3 dev cur
+	dev=$(bus_dev "$bdf" "$bus") || return 1
+	cur=$(basename "$(readlink "/sys/bus/$bus/devices/$dev/driver" 2>/dev/null)" 2>/dev/null)
+	[ "$cur" = "$drv" ] && return 0
+	[ -n "$cur" ] && echo "$dev" >"/sys/bus/$bus/drivers/$cur/unbind"
+	if [ -e "/sys/bus/$bus/devices/$dev/driver_override" ]; then
+		echo "$drv" >"/sys/bus/$bus/devices/$dev/driver_override"
+		echo "$dev" >"/sys/bus/$bus/drivers_probe"
+	else
+		echo "$dev" >"/sys/bus/$bus/drivers/$drv/bind"
+	fi
+	cur=$(basename "$(readlink "/sys/bus/$bus/devices/$dev/driver" 2>/dev/null)" 2>/dev/null)
+	[ "$cur" = "$drv" ]
+}
+
+wait_netdev() {
+	local bdf=$1 i
+	for i in $(seq 50); do
+		netdev_of "$bdf" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+wait_carrier() {
+	local dev=$1 ns=${2:-} i
+	for i in $(seq 100); do
+		if [ -n "$ns" ]; then
+			[ "$(ip netns exec "$ns" cat /sys/class/net/"$dev"/carrier 2>/dev/null)" = 1 ] && return 0
+		else
+			[ "$(cat /sys/class/net/"$dev"/carrier 2>/dev/null)" = 1 ] && return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+in_peer() { ip netns exec "$NS" "$@"; }
+
+# Resolve neighbours both ways: under TCG a cold neighbour can miss a 0.5 s
+# ping timeout in the selftests.
+warm_neigh() {
+	ping -q -c 1 -W 3 "$REMOTE_V4" >/dev/null 2>&1
+	ping -q -c 1 -W 3 "$REMOTE_V6" >/dev/null 2>&1
+	in_peer ping -q -c 1 -W 3 "$LOCAL_V4" >/dev/null 2>&1
+	in_peer ping -q -c 1 -W 3 "$LOCAL_V6" >/dev/null 2>&1
+	return 0
+}
+
+# link counters of $1 (in netns $2, optional): "rx_packets tx_packets rx_bytes tx_bytes rx_dropped rx_errors"
+link_stats() {
+	local dev=$1 ns=${2:-}
+	local cmd=(ip -j -s link show dev "$dev")
+	[ -n "$ns" ] && cmd=(ip netns exec "$ns" "${cmd[@]}")
+	"${cmd[@]}" | jq -r '.[0].stats64 | "\(.rx.packets) \(.tx.packets) \(.rx.bytes) \(.tx.bytes) \(.rx.dropped) \(.rx.errors)"'
+}
+
+# Send the file $1 over TCP from one side to the other and compare SHA-256.
+# tcp_sha FILE tx|rx
+tcp_sha() {
+	local file=$1 dir=$2 want got port=5001
+	want=$(sha256sum <"$file" | cut -d' ' -f1)
+	rm -f /tmp/rustnic-got.sum
+	if [ "$dir" = tx ]; then
+		in_peer timeout 300 sh -c "socat -u TCP-LISTEN:$port,reuseaddr,bind=$REMOTE_V4 - | sha256sum >/tmp/rustnic-got.sum" &
+		wait_listen "$port" "$NS" || { say "listener did not come up"; return 1; }
+		timeout 300 socat -u "FILE:$file" "TCP:$REMOTE_V4:$port" || { say "socat send failed"; wait; return 1; }
+	else
+		timeout 300 sh -c "socat -u TCP-LISTEN:$port,reuseaddr,bind=$LOCAL_V4 - | sha256sum >/tmp/rustnic-got.sum" &
+		wait_listen "$port" "" || { say "listener did not come up"; return 1; }
+		in_peer timeout 300 socat -u "FILE:$file" "TCP:$LOCAL_V4:$port" || { say "socat send failed"; wait; return 1; }
+	fi
+	wait
+	got=$(cut -d' ' -f1 /tmp/rustnic-got.sum 2>/dev/null)
+	say "sha256 sent $want received ${got:-none}"
+	[ "$want" = "$got" ]
+}
+
+wait_listen() {
+	local port=$1 ns=$2 i
+	for i in $(seq 100); do
+		if [ -n "$ns" ]; then
+			in_peer ss -Hltn "sport = :$port" | grep -q . && return 0
+		else
+			ss -Hltn "sport = :$port" | grep -q . && return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+# record DRIVER TEST RESULT [DETAIL]
+record() {
+	local line="$1 $2 $3${4:+ $4}"
+	echo "$line" >>"$RESULTS"
+	echo "RESULT $line"
+}

@@ -1,0 +1,365 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside the QEMU guest. main.sh MODE NIC DRIVERS [TESTS]
+#   MODE    run (iperf3 through the NIC) | test (functional + selftests)
+#   NIC     e1000 | virtio
+#   DRIVERS comma-separated: c,rust
+#   TESTS   optional comma-separated filter of test names (test mode)
+set -u
+. "$(dirname "$0")/lib.sh"
+
+MODE=$1 NIC=$2 DRIVERS=$3 FILTER=${4:-}
+BLOB=/tmp/rustnic-blob
+mkdir -p "$OUT"
+: >"$RESULTS"
+
+setup_peer() {
+	local mod bus drv peer
+	read -r mod bus drv < <(driver_table "$NIC" c)
+	modprobe "$mod" || return 1
+	bind_to "$PEER_BDF" "$bus" "$drv" || return 1
+	wait_netdev "$PEER_BDF" >/dev/null || return 1
+	peer=$(netdev_of "$PEER_BDF")
+	ip netns add "$NS"
+	ip link set "$peer" netns "$NS"
+	in_peer ip link set lo up
+	in_peer ip link set "$peer" name peer0
+	in_peer sysctl -qw net.ipv6.conf.peer0.keep_addr_on_down=1
+	in_peer ip addr add "$REMOTE_V4/24" dev peer0
+	in_peer ip addr add "$REMOTE_V6/64" dev peer0 nodad
+	in_peer ip link set peer0 up
+	PEER=peer0
+}
+
+# Bind the NIC under test to DRIVER and give it its addresses; sets DEV.
+setup_dut() {
+	local driver=$1 mod bus drv
+	read -r mod bus drv < <(driver_table "$NIC" "$driver")
+	if ! module_built "$mod"; then
+		say "module $mod is not built"
+		return 2
+	fi
+	modprobe "$mod" || return 1
+	bind_to "$DUT_BDF" "$bus" "$drv" || { say "cannot bind $DUT_BDF to $drv"; return 1; }
+	DEV=$(wait_netdev "$DUT_BDF") || { say "no netdev on $DUT_BDF"; return 1; }
+	DRVNAME=$drv
+	sysctl -qw "net.ipv6.conf.$DEV.keep_addr_on_down=1"
+	sysctl -qw "net.ipv6.conf.$DEV.accept_dad=0"
+	ip addr flush dev "$DEV"
+	ip link set "$DEV" up
+	ip addr add "$LOCAL_V4/24" dev "$DEV"
+	ip addr add "$LOCAL_V6/64" dev "$DEV" nodad
+	wait_carrier "$DEV"
+}
+
+# Undo what netdevice.sh or a test may have left: MTU, MAC, addresses, up.
+restore_dut() {
+	ip link set "$DEV" down 2>/dev/null
+	ip link set "$DEV" mtu 1500 2>/dev/null
+	in_peer ip link set "$PEER" mtu 1500 2>/dev/null
+	[ -n "${DUT_MAC:-}" ] && ip link set "$DEV" address "$DUT_MAC"
+	ip link set "$DEV" up
+	ip addr replace "$LOCAL_V4/24" dev "$DEV"
+	ip addr replace "$LOCAL_V6/64" dev "$DEV" nodad
+	wait_carrier "$DEV"
+}
+
+# run_test DRIVER NAME FUNCTION: 0 pass, 1 fail, 2 skip; a splat in dmesg fails.
+run_test() {
+	local driver=$1 name=$2 fn=$3 rc log=$OUT/$NIC-$driver/$name.log splat
+	if [ -n "$FILTER" ] && [[ ",$FILTER," != *",$name,"* ]]; then
+		return
+	fi
+	mkdir -p "$OUT/$NIC-$driver"
+	dmesg -c >>"$OUT/$NIC-$driver/dmesg.log" 2>/dev/null
+	say "running $driver $name"
+	"$fn" >"$log" 2>&1
+	rc=$?
+	dmesg -c >"$log.dmesg" 2>/dev/null
+	cat "$log.dmesg" >>"$OUT/$NIC-$driver/dmesg.log"
+	splat=$(grep -E "$SPLAT_RE" "$log.dmesg" | head -1)
+	if [ -n "$splat" ]; then
+		record "$NIC/$driver" "$name" fail "dmesg: $splat"
+	elif [ $rc = 0 ]; then
+		record "$NIC/$driver" "$name" pass
+	elif [ $rc = 2 ]; then
+		record "$NIC/$driver" "$name" skip "$(tail -1 "$log")"
+	else
+		record "$NIC/$driver" "$name" fail "$(tail -1 "$log")"
+	fi
+}
+
+# ---------------------------------------------------------------- tests
+
+t_link_up() {
+	wait_carrier "$DEV" || { echo "no carrier on $DEV"; return 1; }
+	[ "$(cat /sys/class/net/"$DEV"/operstate)" = up ] || { echo "operstate not up"; return 1; }
+}
+
+t_ping_v4() { ping -c 5 -i 0.2 -W 2 "$REMOTE_V4" | tee /dev/stderr | grep -q ' 0% packet loss'; }
+t_ping_v6() { ping -c 5 -i 0.2 -W 2 "$REMOTE_V6" | tee /dev/stderr | grep -q ' 0% packet loss'; }
+
+t_tcp_sha_tx() { tcp_sha "$BLOB" tx; }
+t_tcp_sha_rx() { tcp_sha "$BLOB" rx; }
+
+t_mtu() {
+	local m=9000
+	in_peer ip link set "$PEER" mtu $m || return 1
+	ip link set "$DEV" mtu $m || { echo "cannot set MTU $m"; return 1; }
+	wait_carrier "$DEV" || return 1
+	[ "$(cat /sys/class/net/"$DEV"/mtu)" = $m ] || { echo "MTU did not change"; return 1; }
+	ping -c 3 -W 3 -M do -s $((m - 28)) "$REMOTE_V4" || { echo "jumbo ping failed"; return 1; }
+	tcp_sha "$BLOB" tx || { echo "jumbo TCP tx corrupted"; return 1; }
+	tcp_sha "$BLOB" rx || { echo "jumbo TCP rx corrupted"; return 1; }
+	ip link set "$DEV" mtu 1500 && in_peer ip link set "$PEER" mtu 1500
+	wait_carrier "$DEV" || return 1
+	ping -c 3 -W 3 -M do -s 1472 "$REMOTE_V4" || { echo "ping after MTU restore failed"; return 1; }
+	tcp_sha "$BLOB" tx || { echo "TCP after MTU restore corrupted"; return 1; }
+}
+
+t_link_flap() {
+	local i
+	for i in 1 2 3; do
+		ip link set "$DEV" down
+		[ "$(cat /sys/class/net/"$DEV"/operstate)" = down ] || { echo "still up after down"; return 1; }
+		ip link set "$DEV" up
+		wait_carrier "$DEV" || { echo "no carrier after up #$i"; return 1; }
+	done
+	ping -c 3 -W 3 "$REMOTE_V4" || { echo "no traffic after flap"; return 1; }
+	ping -c 3 -W 3 "$REMOTE_V6" || { echo "no v6 traffic after flap"; return 1; }
+}
+
+t_ethtool_i() {
+	local out
+	out=$(ethtool -i "$DEV") || return 1
+	echo "$out"
+	echo "$out" | grep -qx "driver: $DRVNAME" || { echo "driver is not $DRVNAME"; return 1; }
+}
+
+# Sum of ethtool -S counters whose name matches $2.
+ethtool_sum() {
+	ethtool -S "$1" | awk -v re="$2" -F: '$1 ~ re { s += $2 } END { print s + 0 }'
+}
+
+t_ethtool_S() {
+	local n=2000 b a etx0 erx0 etx1 erx1 rx0 tx0 rx1 tx1
+	ethtool -S "$DEV" >/dev/null || { echo "ethtool -S failed"; return 1; }
+	read -r rx0 tx0 _ < <(link_stats "$DEV")
+	etx0=$(ethtool_sum "$DEV" '^ *tx.*packets$')
+	erx0=$(ethtool_sum "$DEV" '^ *rx.*packets$')
+	ping -q -f -c $n -W 2 "$REMOTE_V4" || { echo "flood ping lost packets"; return 1; }
+	read -r rx1 tx1 _ < <(link_stats "$DEV")
+	etx1=$(ethtool_sum "$DEV" '^ *tx.*packets$')
+	erx1=$(ethtool_sum "$DEV" '^ *rx.*packets$')
+	echo "ip -s link: rx +$((rx1 - rx0)) tx +$((tx1 - tx0)); ethtool -S: rx +$((erx1 - erx0)) tx +$((etx1 - etx0))"
+	((tx1 - tx0 >= n && rx1 - rx0 >= n)) || { echo "ip -s link counters moved less than $n"; return 1; }
+	((etx1 - etx0 >= n)) || { echo "ethtool -S tx packets moved less than $n"; return 1; }
+	((erx1 - erx0 >= n)) || { echo "ethtool -S rx packets moved less than $n"; return 1; }
+}
+
+t_ethtool_g() {
+	local out rx tx
+	out=$(ethtool -g "$DEV") || return 1
+	echo "$out"
+	rx=$(echo "$out" | awk '/^Current hardware settings/ { c = 1 } c && /^RX:/ { print $2; exit }')
+	tx=$(echo "$out" | awk '/^Current hardware settings/ { c = 1 } c && /^TX:/ { print $2; exit }')
+	((rx > 0 && tx > 0)) || { echo "ring sizes not reported (rx=$rx tx=$tx)"; return 1; }
+}
+
+t_ethtool_k() {
+	local out
+	out=$(ethtool -k "$DEV") || return 1
+	echo "$out"
+	echo "$out" | grep -q '^rx-checksumming:' || return 1
+	echo "$out" | grep -q '^tx-checksumming:' || return 1
+	echo "$out" | grep -q '^scatter-gather:' || return 1
+}
+
+t_bad_frames() {
+	local mac rx0 rx1 sent
+	mac=$(cat /sys/class/net/"$DEV"/address)
+	read -r rx0 _ < <(link_stats "$DEV")
+	in_peer ip link set "$PEER" mtu 9000
+	sent=$(in_peer python3 "$RUSTNIC/tests/guest/inject.py" "$PEER" "$mac" "$LOCAL_V4" "$REMOTE_V4") ||
+		{ echo "injector failed"; in_peer ip link set "$PEER" mtu 1500; return 1; }
+	in_peer ip link set "$PEER" mtu 1500
+	sleep 1
+	read -r rx1 _ < <(link_stats "$DEV")
+	echo "injected: $sent; DUT rx_packets +$((rx1 - rx0))"
+	# Every frame the DUT can take at MTU 1500 must have been received.
+	local expect=${sent#*small=}
+	expect=${expect%% *}
+	((rx1 - rx0 >= expect)) || { echo "DUT received $((rx1 - rx0)) of $expect in-size frames"; return 1; }
+	[ "$(cat /sys/class/net/"$DEV"/carrier)" = 1 ] || { echo "carrier lost"; return 1; }
+	ping -c 3 -W 3 "$REMOTE_V4" || { echo "no traffic after bad frames"; return 1; }
+	tcp_sha "$BLOB" rx || { echo "transfer after bad frames corrupted"; return 1; }
+}
+
+# ---------------------------------------------------------------- selftests
+
+SELFTESTS=(drivers/net/ping.py drivers/net/stats.py drivers/net/napi_id.py
+	drivers/net/queues.py drivers/net/ring_reconfig.py)
+
+expectation() {
+	local driver=$1 case=$2 f=$RUSTNIC/tests/expect/$NIC-$driver.txt
+	[ -f "$f" ] || return 1
+	awk -v c="$case" '$1 == c { $1 = ""; sub(/^ /, ""); print; found = 1; exit } END { exit !found }' "$f"
+}
+
+# Record each KTAP case of a kselftest as its own result.
+record_ktap() {
+	local driver=$1 prefix=$2 log=$3 splat=$4 line res name why
+	while IFS= read -r line; do
+		case "$line" in
+		"ok "* | "not ok "*) ;;
+		*) continue ;;
+		esac
+		[[ "$line" =~ ^(not )?ok\ [0-9]+\ ([^ #]+)(.*)$ ]] || continue
+		name="$prefix:${BASH_REMATCH[2]#*.}"
+		if [[ "${BASH_REMATCH[3]}" == *"# SKIP"* ]]; then
+			res=skip why=${BASH_REMATCH[3]#*# SKIP}
+		elif [ -z "${BASH_REMATCH[1]}" ]; then
+			res=pass why=
+		else
+			res=fail why=
+		fi
+		if [ -n "$splat" ] && [ "$res" != skip ]; then
+			res=fail why="dmesg: $splat"
+		elif [ "$res" = fail ] && why=$(expectation "$driver" "$name"); then
+			res=xfail
+		fi
+		record "$NIC/$driver" "$name" "$res" "$why"
+	done < <(grep -E '^(not )?ok [0-9]+ ' "$log" | grep -vE '^(not )?ok [0-9]+ (selftests|[a-z_]+\.py)$')
+}
+
+run_selftest() {
+	local driver=$1 t=$2 name log splat rc
+	name=$(basename "$t" .py)
+	if [ -n "$FILTER" ] && [[ ",$FILTER," != *",$name,"* ]] && [[ ",$FILTER," != *",selftests,"* ]]; then
+		return
+	fi
+	log=$OUT/$NIC-$driver/selftest-$name.log
+	dmesg -c >>"$OUT/$NIC-$driver/dmesg.log" 2>/dev/null
+	restore_dut
+	warm_neigh
+	say "running $driver selftest $t"
+	(cd "$RUSTNIC/kselftest/$(dirname "$t")" &&
+		NETIF=$DEV LOCAL_V4=$LOCAL_V4 REMOTE_V4=$REMOTE_V4 LOCAL_V6=$LOCAL_V6 \
+			REMOTE_V6=$REMOTE_V6 REMOTE_TYPE=netns REMOTE_ARGS=$NS \
+			timeout 600 python3 "./$(basename "$t")") >"$log" 2>&1
+	rc=$?
+	dmesg -c >"$log.dmesg" 2>/dev/null
+	cat "$log.dmesg" >>"$OUT/$NIC-$driver/dmesg.log"
+	splat=$(grep -E "$SPLAT_RE" "$log.dmesg" | head -1)
+	if ! grep -qE '^(not )?ok [0-9]+ ' "$log"; then
+		record "$NIC/$driver" "$name" fail "no KTAP output (exit $rc)"
+		return
+	fi
+	record_ktap "$driver" "$name" "$log" "$splat"
+	[ $rc = 124 ] && record "$NIC/$driver" "$name" fail "timed out"
+}
+
+run_netdevice_sh() {
+	local driver=$1 log=$OUT/$NIC-$driver/selftest-netdevice.log splat line res name
+	if [ -n "$FILTER" ] && [[ ",$FILTER," != *",netdevice,"* ]] && [[ ",$FILTER," != *",selftests,"* ]]; then
+		return
+	fi
+	dmesg -c >>"$OUT/$NIC-$driver/dmesg.log" 2>/dev/null
+	ip link set "$DEV" down
+	say "running $driver selftest net/netdevice.sh"
+	timeout 600 sh "$RUSTNIC/kselftest/net/netdevice.sh" >"$log" 2>&1
+	dmesg -c >"$log.dmesg" 2>/dev/null
+	cat "$log.dmesg" >>"$OUT/$NIC-$driver/dmesg.log"
+	splat=$(grep -E "$SPLAT_RE" "$log.dmesg" | head -1)
+	while IFS= read -r line; do
+		res=${line%%:*}
+		name=${line#*: }
+		name=${name#"$DEV": }
+		name="netdevice:$(echo "$name" | tr -c 'A-Za-z0-9_.\n-' '_')"
+		case "$res" in
+		PASS) res=pass ;;
+		FAIL) res=fail ;;
+		XFAIL) res=xfail ;;
+		SKIP) res=skip ;;
+		*) continue ;;
+		esac
+		[ -n "$splat" ] && [ "$res" != skip ] && res=fail
+		record "$NIC/$driver" "$name" "$res" "${splat:+dmesg: $splat}"
+	done < <(grep -E '^(PASS|FAIL|XFAIL|SKIP):' "$log")
+	restore_dut
+}
+
+# ---------------------------------------------------------------- modes
+
+test_driver() {
+	local driver=$1 rc
+	setup_dut "$driver"
+	rc=$?
+	if [ $rc = 2 ]; then
+		say "$NIC/$driver: module not built, not tested"
+		return
+	elif [ $rc != 0 ]; then
+		record "$NIC/$driver" setup fail "cannot bind and bring up the NIC"
+		return
+	fi
+	DUT_MAC=$(cat /sys/class/net/"$DEV"/address)
+	say "$NIC/$driver: testing $DEV ($DRVNAME) against peer $PEER"
+	warm_neigh
+	run_test "$driver" link_up t_link_up
+	run_test "$driver" ping_v4 t_ping_v4
+	run_test "$driver" ping_v6 t_ping_v6
+	run_test "$driver" tcp_sha_tx t_tcp_sha_tx
+	run_test "$driver" tcp_sha_rx t_tcp_sha_rx
+	run_test "$driver" ethtool_i t_ethtool_i
+	run_test "$driver" ethtool_S t_ethtool_S
+	run_test "$driver" ethtool_g t_ethtool_g
+	run_test "$driver" ethtool_k t_ethtool_k
+	run_test "$driver" mtu t_mtu
+	run_test "$driver" link_flap t_link_flap
+	run_test "$driver" bad_frames t_bad_frames
+	local t
+	for t in "${SELFTESTS[@]}"; do
+		run_selftest "$driver" "$t"
+	done
+	run_netdevice_sh "$driver"
+}
+
+run_driver() {
+	local driver=$1 rc json mbps
+	setup_dut "$driver"
+	rc=$?
+	if [ $rc = 2 ]; then
+		record "$NIC/$driver" iperf3 fail "module not built: this driver does not exist yet"
+		return
+	elif [ $rc != 0 ]; then
+		record "$NIC/$driver" iperf3 fail "cannot bind and bring up the NIC"
+		return
+	fi
+	warm_neigh
+	in_peer iperf3 -s -1 -B "$REMOTE_V4" >/dev/null 2>&1 &
+	wait_listen 5201 "$NS"
+	json=$OUT/iperf3-$NIC-$driver.json
+	if iperf3 -c "$REMOTE_V4" -t 10 -J >"$json"; then
+		mbps=$(jq '.end.sum_received.bits_per_second / 1e6 | . * 10 | round / 10' "$json")
+		echo "iperf3 TCP $NIC/$driver ($DRVNAME on $DEV): $mbps Mbit/s"
+		record "$NIC/$driver" iperf3 pass "$mbps Mbit/s"
+	else
+		record "$NIC/$driver" iperf3 fail "iperf3 failed"
+	fi
+	wait
+}
+
+dmesg -n 4
+setup_peer || { record "$NIC/peer" setup fail "cannot set up the peer NIC"; exit 1; }
+if [ "$MODE" = test ]; then
+	head -c 64M /dev/urandom >"$BLOB"
+fi
+for d in ${DRIVERS//,/ }; do
+	case "$MODE" in
+	test) test_driver "$d" ;;
+	run) run_driver "$d" ;;
+	esac
+done
+dmesg >"$OUT/dmesg-final.log"
+echo "rustnic-guest: done"

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the built kernel in QEMU (TCG) with virtme-ng, two NICs of one model on
+# tap devices bridged inside a private host network namespace, and run the
+# guest side (tests/guest/main.sh) for each NIC model.
+#
+# Usage: tests/harness.sh run|test
+# Environment: NIC=e1000|virtio|"e1000 virtio"  DRIVER=c|rust|"c rust"
+#              TESTS=comma-separated filter  CONFIG=variant (default)
+set -euo pipefail
+. "$(dirname "$0")/../ci/lib.sh"
+
+MODE=${1:?usage: harness.sh run|test}
+VARIANT=${CONFIG:-default}
+OUT=$BUILD/out-$VARIANT
+case "$MODE" in
+run) NICS=${NIC:-e1000} DRIVERS=${DRIVER:-rust} ;;
+test) NICS=${NIC:-e1000 virtio} DRIVERS=${DRIVER:-c rust} ;;
+*) die "unknown mode $MODE" ;;
+esac
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-2400}
+RUN=$LOGS/$MODE-$(date +%Y%m%d-%H%M%S)
+mkdir -p "$RUN"
+ln -sfn "$RUN" "$LOGS/$MODE-latest"
+
+[ -f "$OUT/arch/x86/boot/bzImage" ] || die "no kernel in $OUT: run 'make kernel'"
+
+# Guest root: the cached debootstrap image, hard-linked (never written
+# through), plus this kernel's modules, our tests and the selftests.
+prepare_root() {
+	local rootfs groot=$BUILD/guest-root kver
+	rootfs=$("$TOP/qemu-images/build.sh")
+	stage_begin guest-root
+	rm -rf "$groot"
+	cp -al "$rootfs" "$groot"
+	kver=$(cat "$OUT/include/config/kernel.release")
+	rm -rf "$groot/usr/lib/modules"
+	make -s -C "$KSRC" O="$OUT" "${KMAKE[@]}" INSTALL_MOD_PATH="$groot/usr" \
+		INSTALL_MOD_STRIP=1 DEPMOD=/sbin/depmod modules_install >/dev/null
+	[ -f "$groot/usr/lib/modules/$kver/modules.dep" ] || die "modules_install failed"
+	mkdir -p "$groot/opt/rustnic/out"
+	cp -r "$TOP/tests" "$groot/opt/rustnic/tests"
+	cp -r "$OUT/kselftest" "$groot/opt/rustnic/kselftest"
+	GROOT=$groot
+	stage_end guest-root
+}
+
+NETNS=rustnic-$$
+cleanup() {
+	ip netns pids "$NETNS" 2>/dev/null | xargs -r kill 2>/dev/null || true
+	ip netns del "$NETNS" 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+# Two taps joined by a bridge in a private netns, MTU 12000.
+make_topology() {
+	local vnet=$1
+	ip netns add "$NETNS"
+	ip -n "$NETNS" link set lo up
+	ip -n "$NETNS" link add br0 type bridge stp_state 0 mcast_snooping 0
+	local t
+	for t in tap0 tap1; do
+		# shellcheck disable=SC2046
+		ip -n "$NETNS" tuntap add "$t" mode tap $([ "$vnet" = 1 ] && echo vnet_hdr)
+		ip -n "$NETNS" link set "$t" mtu 12000 master br0 up
+	done
+	ip -n "$NETNS" link set br0 mtu 12000 up
+}
+
+qemu_nics() {
+	local nic=$1 i dev vnet
+	case "$nic" in
+	e1000) dev=e1000 vnet=off ;;
+	virtio) dev=virtio-net-pci vnet=on ;;
+	esac
+	for i in 0 1; do
+		printf ' -netdev tap,id=n%d,ifname=tap%d,script=no,downscript=no,vhost=off,vnet_hdr=%s' "$i" "$i" "$vnet"
+		printf ' -device %s,netdev=n%d,addr=0x1%d,mac=52:54:00:12:34:%02x' "$dev" "$i" "$i" $((0x10 + i))
+	done
+}
+
+boot_guest() {
+	local nic=$1 dir=$RUN/$nic
+	mkdir -p "$dir"
+	make_topology "$([ "$nic" = virtio ] && echo 1 || echo 0)"
+	local t0=$(date +%s) rc=0
+	log "boot: $nic, drivers: $DRIVERS"
+	# shellcheck disable=SC2086
+	timeout --kill-after=30 "$BOOT_TIMEOUT" ip netns exec "$NETNS" \
+		"$VNG" --run "$OUT" --root "$GROOT" --disable-kvm --user root \
+		--cpus 2 --memory 3G --rwdir "/opt/rustnic/out=$dir" \
+		--append "panic_on_warn=0 loglevel=4" \
+		-o "$(qemu_nics "$nic")" \
+		--exec "/opt/rustnic/tests/guest/main.sh $MODE $nic ${DRIVERS// /,} ${TESTS:-}" \
+		</dev/null >"$dir/console.log" 2>&1 || rc=$?
+	grep -E '^RESULT |iperf3 TCP|rustnic-guest:' "$dir/console.log" >&2 || true
+	log "boot: $nic finished in $(($(date +%s) - t0))s (exit $rc)"
+	echo "boot-$MODE-$nic $(($(date +%s) - t0))" >>"$LOGS/stage-times.txt"
+	cleanup
+	if ! grep -q 'rustnic-guest: done' "$dir/console.log"; then
+		echo "$nic/guest boot fail guest did not finish (exit $rc, see $dir/console.log)" >>"$dir/results.txt"
+	fi
+}
+
+prepare_root
+for nic in $NICS; do
+	boot_guest "$nic"
+done
+
+# Summary: one line per test; last line "N passed, N failed, N skipped".
+pass=0 fail=0 skip=0 xfail=0
+while read -r drv name res rest; do
+	printf '%-14s %-48s %s%s\n' "$drv" "$name" "$res" "${rest:+  ($rest)}"
+	case "$res" in
+	pass) pass=$((pass + 1)) ;;
+	xfail) xfail=$((xfail + 1)) ;;
+	skip) skip=$((skip + 1)) ;;
+	*) fail=$((fail + 1)) ;;
+	esac
+done < <(cat "$RUN"/*/results.txt 2>/dev/null)
+echo "logs: $RUN"
+((xfail)) && echo "expected failures (tests/expect): $xfail"
+echo "$pass passed, $fail failed, $((skip + xfail)) skipped"
+((fail == 0))
