@@ -16,8 +16,8 @@ APT_PKGS=(
 	rustc-web rust-web-src
 	clang-22 lld-22 llvm-22 libclang-22-dev
 	bc flex bison libelf-dev libssl-dev cpio dwarves kmod make
-	ccache qemu-system-x86 debootstrap iproute2 xz-utils
-	python3-venv
+	ccache qemu-system-x86 debootstrap iproute2 xz-utils rsync patch jq
+	python3-venv python3-yaml python3-jsonschema
 )
 
 missing=()
@@ -52,6 +52,8 @@ for t in rustc rustdoc; do
 	ln -sf "/usr/bin/$t" "$CACHE/bin/$t"
 done
 ln -sf /usr/bin/rustfmt "$CACHE/bin/rustfmt" 2>/dev/null || true
+# Debian's python3 (with python3-yaml) for the selftests' ynl code generator.
+ln -sf /usr/bin/python3 "$CACHE/bin/python3"
 
 # linux-source-7.3 from trixie-backports through a private apt configuration.
 fetch_linux_source() {

@@ -168,7 +168,7 @@ build() {
 		grep -E 'error|Error' "$log" | head -40 >&2
 		die "kernel build failed (full log: $log)"
 	fi
-	grep -E '^\s*(CC|RUSTC|LD) \[M\]' "$log" | wc -l | xargs -I{} log "  {} module objects rebuilt"
+	log "  $(grep -cE '^ +(CC|RUSTC|AS|LD)' "$log" || true) objects (re)built"
 	stage_end build
 }
 
@@ -179,10 +179,14 @@ selftests() {
 		make -C "$KSRC" O="$OUT" "${KMAKE[@]}" headers &&
 			make -C "$KSRC/tools/testing/selftests" O="$OUT/kselftest-build" \
 				KHDR_INCLUDES="-isystem $OUT/usr/include" \
-				LLVM=-22 CC=clang-22 \
+				LLVM=-22 CC=clang-22 CLANG=clang-22 \
 				TARGETS="drivers/net" \
 				install INSTALL_PATH="$dst"
 	} >"$log" 2>&1 || die "selftests build failed (log: $log)"
+	local t
+	for t in ping stats napi_id queues ring_reconfig; do
+		[ -f "$dst/drivers/net/$t.py" ] || die "selftest drivers/net/$t.py not installed (log: $log)"
+	done
 	# net/netdevice.sh is a plain script: take it from the tree.
 	mkdir -p "$dst/net"
 	cp "$KSRC/tools/testing/selftests/net/netdevice.sh" "$dst/net/"

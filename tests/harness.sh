@@ -17,6 +17,7 @@ OUT=$BUILD/out-$VARIANT
 case "$MODE" in
 run) NICS=${NIC:-e1000} DRIVERS=${DRIVER:-rust} ;;
 test) NICS=${NIC:-e1000 virtio} DRIVERS=${DRIVER:-c rust} ;;
+exec) NICS=${NIC:-e1000} DRIVERS=${DRIVER:-c} ;; # debugging: runs $EXEC in the guest
 *) die "unknown mode $MODE" ;;
 esac
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-2400}
@@ -66,6 +67,15 @@ make_topology() {
 		ip -n "$NETNS" link set "$t" mtu 12000 master br0 up
 	done
 	ip -n "$NETNS" link set br0 mtu 12000 up
+	# br_netfilter (loaded on hosts that run containers) would validate and
+	# drop the malformed IP frames that the tests inject: the bridge must be
+	# a plain wire.
+	local f
+	for f in bridge-nf-call-iptables bridge-nf-call-ip6tables bridge-nf-call-arptables; do
+		if ip netns exec "$NETNS" test -e "/proc/sys/net/bridge/$f"; then
+			ip netns exec "$NETNS" sysctl -qw "net.bridge.$f=0"
+		fi
+	done
 }
 
 qemu_nics() {
@@ -90,9 +100,9 @@ boot_guest() {
 	timeout --kill-after=30 "$BOOT_TIMEOUT" ip netns exec "$NETNS" \
 		"$VNG" --run "$OUT" --root "$GROOT" --disable-kvm --user root \
 		--cpus 2 --memory 3G --rwdir "/opt/rustnic/out=$dir" \
-		--append "panic_on_warn=0 loglevel=4" \
+		--append "net.ifnames=0 loglevel=4" \
 		-o "$(qemu_nics "$nic")" \
-		--exec "/opt/rustnic/tests/guest/main.sh $MODE $nic ${DRIVERS// /,} ${TESTS:-}" \
+		--exec "${EXEC:-/opt/rustnic/tests/guest/main.sh $MODE $nic ${DRIVERS// /,} ${TESTS:-}}" \
 		</dev/null >"$dir/console.log" 2>&1 || rc=$?
 	grep -E '^RESULT |iperf3 TCP|rustnic-guest:' "$dir/console.log" >&2 || true
 	log "boot: $nic finished in $(($(date +%s) - t0))s (exit $rc)"

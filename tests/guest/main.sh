@@ -53,21 +53,30 @@ setup_dut() {
 	wait_carrier "$DEV"
 }
 
-# Undo what netdevice.sh or a test may have left: MTU, MAC, addresses, up.
+# Undo what netdevice.sh or a test may have left (MTU, MAC, addresses, link
+# down), touching only what differs: a link down/up costs seconds on e1000.
 restore_dut() {
-	ip link set "$DEV" down 2>/dev/null
-	ip link set "$DEV" mtu 1500 2>/dev/null
-	in_peer ip link set "$PEER" mtu 1500 2>/dev/null
-	[ -n "${DUT_MAC:-}" ] && ip link set "$DEV" address "$DUT_MAC"
+	if [ "$(cat /sys/class/net/"$DEV"/mtu)" != 1500 ]; then
+		ip link set "$DEV" mtu 1500
+	fi
+	if [ "$(in_peer cat /sys/class/net/"$PEER"/mtu)" != 1500 ]; then
+		in_peer ip link set "$PEER" mtu 1500
+	fi
+	if [ -n "${DUT_MAC:-}" ] && [ "$(cat /sys/class/net/"$DEV"/address)" != "$DUT_MAC" ]; then
+		ip link set "$DEV" down
+		ip link set "$DEV" address "$DUT_MAC"
+	fi
 	ip link set "$DEV" up
 	ip addr replace "$LOCAL_V4/24" dev "$DEV"
 	ip addr replace "$LOCAL_V6/64" dev "$DEV" nodad
 	wait_carrier "$DEV"
+	wait_carrier "$PEER" "$NS"
 }
 
 # run_test DRIVER NAME FUNCTION: 0 pass, 1 fail, 2 skip; a splat in dmesg fails.
 run_test() {
-	local driver=$1 name=$2 fn=$3 rc log=$OUT/$NIC-$driver/$name.log splat
+	local driver=$1 name=$2 fn=$3 rc log splat
+	log=$OUT/$NIC-$driver/$name.log
 	if [ -n "$FILTER" ] && [[ ",$FILTER," != *",$name,"* ]]; then
 		return
 	fi
@@ -108,12 +117,14 @@ t_mtu() {
 	in_peer ip link set "$PEER" mtu $m || return 1
 	ip link set "$DEV" mtu $m || { echo "cannot set MTU $m"; return 1; }
 	wait_carrier "$DEV" || return 1
+	wait_carrier "$PEER" "$NS" || return 1
 	[ "$(cat /sys/class/net/"$DEV"/mtu)" = $m ] || { echo "MTU did not change"; return 1; }
 	ping -c 3 -W 3 -M do -s $((m - 28)) "$REMOTE_V4" || { echo "jumbo ping failed"; return 1; }
 	tcp_sha "$BLOB" tx || { echo "jumbo TCP tx corrupted"; return 1; }
 	tcp_sha "$BLOB" rx || { echo "jumbo TCP rx corrupted"; return 1; }
 	ip link set "$DEV" mtu 1500 && in_peer ip link set "$PEER" mtu 1500
 	wait_carrier "$DEV" || return 1
+	wait_carrier "$PEER" "$NS" || return 1
 	ping -c 3 -W 3 -M do -s 1472 "$REMOTE_V4" || { echo "ping after MTU restore failed"; return 1; }
 	tcp_sha "$BLOB" tx || { echo "TCP after MTU restore corrupted"; return 1; }
 }
@@ -181,9 +192,11 @@ t_bad_frames() {
 	mac=$(cat /sys/class/net/"$DEV"/address)
 	read -r rx0 _ < <(link_stats "$DEV")
 	in_peer ip link set "$PEER" mtu 9000
+	wait_carrier "$PEER" "$NS" || { echo "peer carrier lost after MTU change"; return 1; }
 	sent=$(in_peer python3 "$RUSTNIC/tests/guest/inject.py" "$PEER" "$mac" "$LOCAL_V4" "$REMOTE_V4") ||
 		{ echo "injector failed"; in_peer ip link set "$PEER" mtu 1500; return 1; }
 	in_peer ip link set "$PEER" mtu 1500
+	wait_carrier "$PEER" "$NS"
 	sleep 1
 	read -r rx1 _ < <(link_stats "$DEV")
 	echo "injected: $sent; DUT rx_packets +$((rx1 - rx0))"
@@ -194,6 +207,40 @@ t_bad_frames() {
 	[ "$(cat /sys/class/net/"$DEV"/carrier)" = 1 ] || { echo "carrier lost"; return 1; }
 	ping -c 3 -W 3 "$REMOTE_V4" || { echo "no traffic after bad frames"; return 1; }
 	tcp_sha "$BLOB" rx || { echo "transfer after bad frames corrupted"; return 1; }
+}
+
+# ------------------------------------------------- the harness's own tests
+# Each passes only if the harness catches a fault that is injected on purpose.
+
+# A byte of TCP payload changed on the way out, checksum fixed up (as a buggy
+# offload would do): the SHA-256 comparison must notice.
+t_harness_corruption() {
+	local rc=0
+	tc qdisc add dev "$DEV" clsact || return 1
+	tc filter add dev "$DEV" egress protocol ip prio 1 u32 \
+		match ip protocol 6 0xff match ip dport 5001 0xffff \
+		action pedit munge offset 100 u8 set 0x5a pipe \
+		action csum tcp || { tc qdisc del dev "$DEV" clsact; echo "cannot install pedit"; return 1; }
+	tcp_sha "$BLOB" tx && rc=1
+	tc qdisc del dev "$DEV" clsact
+	((rc == 0)) || { echo "corrupted transfer was not detected"; return 1; }
+	tcp_sha "$BLOB" tx || { echo "transfer after removing the corruption failed"; return 1; }
+	echo "corruption detected"
+}
+
+# A WARN_ON provoked through LKDTM must make a test fail.
+t_harness_warn() {
+	local saved=$RESULTS line FILTER=
+	modprobe lkdtm || { echo "no lkdtm"; return 1; }
+	RESULTS=/tmp/rustnic-harness-results
+	: >"$RESULTS"
+	provoke() { echo WARNING >/sys/kernel/debug/provoke-crash/DIRECT; return 0; }
+	run_test harness provoke_warn provoke >/dev/null
+	RESULTS=$saved
+	line=$(cat /tmp/rustnic-harness-results)
+	echo "inner result: $line"
+	rmmod lkdtm
+	[[ "$line" == *" provoke_warn fail dmesg: "*WARNING* ]]
 }
 
 # ---------------------------------------------------------------- selftests
@@ -261,7 +308,8 @@ run_selftest() {
 }
 
 run_netdevice_sh() {
-	local driver=$1 log=$OUT/$NIC-$driver/selftest-netdevice.log splat line res name
+	local driver=$1 log splat line res name
+	log=$OUT/$NIC-$driver/selftest-netdevice.log
 	if [ -n "$FILTER" ] && [[ ",$FILTER," != *",netdevice,"* ]] && [[ ",$FILTER," != *",selftests,"* ]]; then
 		return
 	fi
@@ -318,6 +366,10 @@ test_driver() {
 	run_test "$driver" mtu t_mtu
 	run_test "$driver" link_flap t_link_flap
 	run_test "$driver" bad_frames t_bad_frames
+	if [ "$driver" = c ]; then
+		run_test "$driver" harness_corruption t_harness_corruption
+		run_test "$driver" harness_warn t_harness_warn
+	fi
 	local t
 	for t in "${SELFTESTS[@]}"; do
 		run_selftest "$driver" "$t"
@@ -351,6 +403,7 @@ run_driver() {
 }
 
 dmesg -n 4
+mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 setup_peer || { record "$NIC/peer" setup fail "cannot set up the peer NIC"; exit 1; }
 if [ "$MODE" = test ]; then
 	head -c 64M /dev/urandom >"$BLOB"
