@@ -16,7 +16,7 @@ VARIANT=${CONFIG:-default}
 OUT=$BUILD/out-$VARIANT
 case "$MODE" in
 run) NICS=${NIC:-e1000} DRIVERS=${DRIVER:-rust} ;;
-test) NICS=${NIC:-e1000 virtio} DRIVERS=${DRIVER:-c rust} ;;
+test) NICS=${NIC:-e1000 virtio sample} DRIVERS=${DRIVER:-c rust} ;;
 exec) NICS=${NIC:-e1000} DRIVERS=${DRIVER:-c} ;; # debugging: runs $EXEC in the guest
 *) die "unknown mode $MODE" ;;
 esac
@@ -83,6 +83,7 @@ qemu_nics() {
 	case "$nic" in
 	e1000) dev=e1000 vnet=off ;;
 	virtio) dev=virtio-net-pci vnet=on ;;
+	*) return 0 ;; # sample: virtual devices only
 	esac
 	for i in 0 1; do
 		printf ' -netdev tap,id=n%d,ifname=tap%d,script=no,downscript=no,vhost=off,vnet_hdr=%s' "$i" "$i" "$vnet"

@@ -363,6 +363,87 @@ run_netdevice_sh() {
 	restore_dut
 }
 
+# ------------------------------------------------ samples/rust/rust_net_pair
+
+# Load the pair, put rnp1 in the peer netns; sets DEV and PEER.
+sample_up() {
+	local a b
+	modprobe rust_net_pair || return 1
+	a=$(ls -d /sys/devices/virtual/net/rnp* 2>/dev/null | head -1)
+	b=$(ls -d /sys/devices/virtual/net/rnp* 2>/dev/null | sed -n 2p)
+	[ -n "$a" ] && [ -n "$b" ] || { echo "rust_net_pair made no rnp devices"; return 1; }
+	DEV=$(basename "$a") PEER=$(basename "$b")
+	ip netns add "$NS" 2>/dev/null
+	ip link set "$PEER" netns "$NS" || return 1
+	in_peer ip link set lo up
+	sysctl -qw "net.ipv6.conf.$DEV.keep_addr_on_down=1"
+	in_peer sysctl -qw "net.ipv6.conf.$PEER.keep_addr_on_down=1"
+	in_peer ip addr add "$REMOTE_V4/24" dev "$PEER"
+	in_peer ip addr add "$REMOTE_V6/64" dev "$PEER" nodad
+	in_peer ip link set "$PEER" up
+	ip addr add "$LOCAL_V4/24" dev "$DEV"
+	ip addr add "$LOCAL_V6/64" dev "$DEV" nodad
+	ip link set "$DEV" up
+	wait_carrier "$DEV" || { echo "no carrier on $DEV"; return 1; }
+}
+
+sample_down() {
+	ip netns del "$NS" 2>/dev/null
+	rmmod rust_net_pair
+}
+
+t_sample_counters() {
+	local n=2000 rx0 tx0 prx0 ptx0 rx1 tx1 prx1 ptx1
+	read -r rx0 tx0 _ < <(link_stats "$DEV")
+	read -r prx0 ptx0 _ < <(link_stats "$PEER" "$NS")
+	ping -q -f -c $n -W 2 "$REMOTE_V4" | tail -2
+	read -r rx1 tx1 _ < <(link_stats "$DEV")
+	read -r prx1 ptx1 _ < <(link_stats "$PEER" "$NS")
+	echo "$DEV: rx +$((rx1 - rx0)) tx +$((tx1 - tx0)); $PEER: rx +$((prx1 - prx0)) tx +$((ptx1 - ptx0))"
+	((tx1 - tx0 >= n && rx1 - rx0 >= n)) || { echo "$DEV counters moved less than $n"; return 1; }
+	((prx1 - prx0 == tx1 - tx0)) || { echo "$PEER rx differs from $DEV tx"; return 1; }
+	((ptx1 - ptx0 == rx1 - rx0)) || { echo "$PEER tx differs from $DEV rx"; return 1; }
+}
+
+# Load/unload cycles with traffic running until the moment of unload.
+t_sample_cycles() {
+	local i cycles=${SAMPLE_CYCLES:-100}
+	sample_down
+	for i in $(seq "$cycles"); do
+		sample_up >/dev/null || { echo "cycle $i: setup failed"; return 1; }
+		ping -q -f -w 1 "$REMOTE_V4" >/dev/null 2>&1 &
+		in_peer ping -q -f -w 1 "$LOCAL_V4" >/dev/null 2>&1 &
+		sleep 0.3
+		sample_down || { echo "cycle $i: rmmod failed"; wait; return 1; }
+		wait
+	done
+	echo "$cycles load/unload cycles under traffic"
+	sample_up
+}
+
+test_sample() {
+	local driver=rust
+	if ! module_built rust_net_pair; then
+		say "rust_net_pair is not built"
+		return
+	fi
+	if ! sample_up; then
+		record "sample/rust" setup fail "cannot load rust_net_pair"
+		return
+	fi
+	DRVNAME=rust_net_pair
+	warm_neigh
+	run_test "$driver" link_up t_link_up
+	run_test "$driver" ping_v4 t_ping_v4
+	run_test "$driver" ping_v6 t_ping_v6
+	run_test "$driver" tcp_sha_tx t_tcp_sha_tx
+	run_test "$driver" tcp_sha_rx t_tcp_sha_rx
+	run_test "$driver" counters t_sample_counters
+	run_test "$driver" link_flap t_link_flap
+	run_test "$driver" load_unload t_sample_cycles
+	run_test "$driver" tcp_sha_after_cycles t_tcp_sha_tx
+}
+
 # ---------------------------------------------------------------- modes
 
 test_driver() {
@@ -429,10 +510,16 @@ run_driver() {
 
 dmesg -n 4
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
-setup_peer || { record "$NIC/peer" setup fail "cannot set up the peer NIC"; exit 1; }
 if [ "$MODE" = test ]; then
 	head -c 64M /dev/urandom >"$BLOB"
 fi
+if [ "$NIC" = sample ]; then
+	test_sample
+	dmesg >"$OUT/dmesg-final.log"
+	echo "rustnic-guest: done"
+	exit 0
+fi
+setup_peer || { record "$NIC/peer" setup fail "cannot set up the peer NIC"; exit 1; }
 for d in ${DRIVERS//,/ }; do
 	case "$MODE" in
 	test) test_driver "$d" ;;

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0
+
+#include <linux/etherdevice.h>
+#include <linux/netdevice.h>
+#include <linux/skbuff.h>
+#include <linux/u64_stats_sync.h>
+
+#ifdef CONFIG_NET
+
+/* net_device */
+
+__rust_helper void *rust_helper_netdev_priv(const struct net_device *dev)
+{
+	return netdev_priv(dev);
+}
+
+__rust_helper void rust_helper_dev_hold(struct net_device *dev)
+{
+	dev_hold(dev);
+}
+
+__rust_helper void rust_helper_dev_put(struct net_device *dev)
+{
+	dev_put(dev);
+}
+
+__rust_helper void rust_helper_netdev_lock(struct net_device *dev)
+{
+	netdev_lock(dev);
+}
+
+__rust_helper void rust_helper_netdev_unlock(struct net_device *dev)
+{
+	netdev_unlock(dev);
+}
+
+__rust_helper bool rust_helper_netif_running(const struct net_device *dev)
+{
+	return netif_running(dev);
+}
+
+__rust_helper bool rust_helper_netif_carrier_ok(const struct net_device *dev)
+{
+	return netif_carrier_ok(dev);
+}
+
+/* TX queues and BQL */
+
+__rust_helper struct netdev_queue *
+rust_helper_netdev_get_tx_queue(const struct net_device *dev,
+				unsigned int index)
+{
+	return netdev_get_tx_queue(dev, index);
+}
+
+__rust_helper void rust_helper_netif_tx_start_queue(struct netdev_queue *dev_queue)
+{
+	netif_tx_start_queue(dev_queue);
+}
+
+__rust_helper void rust_helper_netif_tx_stop_queue(struct netdev_queue *dev_queue)
+{
+	netif_tx_stop_queue(dev_queue);
+}
+
+__rust_helper bool
+rust_helper_netif_tx_queue_stopped(const struct netdev_queue *dev_queue)
+{
+	return netif_tx_queue_stopped(dev_queue);
+}
+
+__rust_helper void rust_helper_netif_tx_start_all_queues(struct net_device *dev)
+{
+	netif_tx_start_all_queues(dev);
+}
+
+__rust_helper void rust_helper_netif_tx_wake_all_queues(struct net_device *dev)
+{
+	netif_tx_wake_all_queues(dev);
+}
+
+__rust_helper void rust_helper___netif_tx_lock_bh(struct netdev_queue *txq)
+{
+	__netif_tx_lock_bh(txq);
+}
+
+__rust_helper void rust_helper___netif_tx_unlock_bh(struct netdev_queue *txq)
+{
+	__netif_tx_unlock_bh(txq);
+}
+
+__rust_helper void rust_helper_netdev_tx_sent_queue(struct netdev_queue *dev_queue,
+						    unsigned int bytes)
+{
+	netdev_tx_sent_queue(dev_queue, bytes);
+}
+
+__rust_helper void
+rust_helper_netdev_tx_completed_queue(struct netdev_queue *dev_queue,
+				      unsigned int pkts, unsigned int bytes)
+{
+	netdev_tx_completed_queue(dev_queue, pkts, bytes);
+}
+
+__rust_helper void rust_helper_netdev_tx_reset_queue(struct netdev_queue *q)
+{
+	netdev_tx_reset_queue(q);
+}
+
+/* NAPI */
+
+__rust_helper void
+rust_helper_netif_napi_add_weight(struct net_device *dev,
+				  struct napi_struct *napi,
+				  int (*poll)(struct napi_struct *, int),
+				  int weight)
+{
+	netif_napi_add_weight(dev, napi, poll, weight);
+}
+
+__rust_helper void rust_helper_netif_napi_del(struct napi_struct *napi)
+{
+	netif_napi_del(napi);
+}
+
+__rust_helper bool rust_helper_napi_schedule(struct napi_struct *n)
+{
+	return napi_schedule(n);
+}
+
+__rust_helper gro_result_t rust_helper_napi_gro_receive(struct napi_struct *napi,
+							struct sk_buff *skb)
+{
+	return napi_gro_receive(napi, skb);
+}
+
+/* Ethernet addresses */
+
+__rust_helper void rust_helper_eth_random_addr(u8 *addr)
+{
+	eth_random_addr(addr);
+}
+
+__rust_helper void rust_helper_eth_hw_addr_set(struct net_device *dev,
+					       const u8 *addr)
+{
+	eth_hw_addr_set(dev, addr);
+}
+
+__rust_helper void rust_helper_eth_hw_addr_random(struct net_device *dev)
+{
+	eth_hw_addr_random(dev);
+}
+
+/* sk_buff */
+
+__rust_helper void rust_helper_dev_kfree_skb_any(struct sk_buff *skb)
+{
+	dev_kfree_skb_any(skb);
+}
+
+__rust_helper void rust_helper_dev_consume_skb_any(struct sk_buff *skb)
+{
+	dev_consume_skb_any(skb);
+}
+
+__rust_helper struct sk_buff *rust_helper_netdev_alloc_skb(struct net_device *dev,
+							   unsigned int length)
+{
+	return netdev_alloc_skb(dev, length);
+}
+
+__rust_helper int rust_helper_skb_shared(const struct sk_buff *skb)
+{
+	return skb_shared(skb);
+}
+
+__rust_helper int rust_helper_skb_cloned(const struct sk_buff *skb)
+{
+	return skb_cloned(skb);
+}
+
+__rust_helper int rust_helper_skb_tailroom(const struct sk_buff *skb)
+{
+	return skb_tailroom(skb);
+}
+
+__rust_helper void *rust_helper_skb_put_zero(struct sk_buff *skb,
+					     unsigned int len)
+{
+	return skb_put_zero(skb, len);
+}
+
+__rust_helper void *rust_helper_skb_put_data(struct sk_buff *skb,
+					     const void *data, unsigned int len)
+{
+	return skb_put_data(skb, data, len);
+}
+
+__rust_helper bool rust_helper_pskb_may_pull(struct sk_buff *skb,
+					     unsigned int len)
+{
+	return pskb_may_pull(skb, len);
+}
+
+__rust_helper void rust_helper_skb_queue_head_init(struct sk_buff_head *list)
+{
+	skb_queue_head_init(list);
+}
+
+__rust_helper __u32
+rust_helper_skb_queue_len_lockless(const struct sk_buff_head *list_)
+{
+	return skb_queue_len_lockless(list_);
+}
+
+/* u64_stats_sync (u64_stats_init() is a macro on 32-bit kernels) */
+
+__rust_helper void rust_helper_u64_stats_init(struct u64_stats_sync *syncp)
+{
+	u64_stats_init(syncp);
+}
+
+__rust_helper void
+rust_helper_u64_stats_update_begin(struct u64_stats_sync *syncp)
+{
+	u64_stats_update_begin(syncp);
+}
+
+__rust_helper void rust_helper_u64_stats_update_end(struct u64_stats_sync *syncp)
+{
+	u64_stats_update_end(syncp);
+}
+
+__rust_helper unsigned int
+rust_helper_u64_stats_fetch_begin(const struct u64_stats_sync *syncp)
+{
+	return u64_stats_fetch_begin(syncp);
+}
+
+__rust_helper bool
+rust_helper_u64_stats_fetch_retry(const struct u64_stats_sync *syncp,
+				  unsigned int start)
+{
+	return u64_stats_fetch_retry(syncp, start);
+}
+
+__rust_helper u64 rust_helper_u64_stats_read(const u64_stats_t *p)
+{
+	return u64_stats_read(p);
+}
+
+__rust_helper void rust_helper_u64_stats_add(u64_stats_t *p, unsigned long val)
+{
+	u64_stats_add(p, val);
+}
+
+#endif /* CONFIG_NET */

@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Socket buffers (`struct sk_buff`).
+//!
+//! [`SkBuff`] is an owned packet; [`Queue`] is a locked FIFO of packets (`struct sk_buff_head`).
+//!
+//! C headers: [`include/linux/skbuff.h`](srctree/include/linux/skbuff.h),
+//! [`include/linux/netdevice.h`](srctree/include/linux/netdevice.h),
+//! [`include/linux/etherdevice.h`](srctree/include/linux/etherdevice.h).
+
+use crate::{
+    bindings,
+    net::{
+        dev::{
+            Device,
+            Operations, //
+        },
+        napi::Budget,
+    },
+    prelude::*,
+    types::Opaque,
+};
+use core::{
+    mem::ManuallyDrop,
+    ptr::NonNull,
+    slice, //
+};
+
+/// Length of an Ethernet header (`ETH_HLEN`).
+pub const ETH_HLEN: u32 = bindings::ETH_HLEN;
+
+/// An owned socket buffer.
+///
+/// Wraps a `struct sk_buff *`. Dropping an `SkBuff` frees it with `dev_kfree_skb_any()`, which is
+/// valid in every context, including hard-IRQ context and with interrupts disabled (the free is
+/// then deferred to softirq). A packet that was transmitted or delivered successfully should be
+/// released with [`SkBuff::consume`] or [`SkBuff::consume_in_napi`] instead, so that drop
+/// monitors do not count it as a drop.
+///
+/// # Invariants
+///
+/// - `self.0` points to a valid `sk_buff` and this object owns one reference to it
+///   (`skb->users`), which is the only reference: the `sk_buff` structure itself is not shared
+///   (`!skb_shared()`), so `&mut self` methods may modify it.
+/// - The packet data may still be shared with clones (`skb_cloned()`); methods that write
+///   packet data check for that first.
+/// - `skb->next`/`skb->prev` are not used by anyone else (the buffer is not on a list).
+pub struct SkBuff(NonNull<bindings::sk_buff>);
+
+// SAFETY: An owned `sk_buff` can be handed to and freed on any CPU; all frees go through
+// `dev_kfree_skb_any()` (or `napi_consume_skb()` with a context token), which are valid in
+// every context.
+unsafe impl Send for SkBuff {}
+
+// SAFETY: `&SkBuff` only allows reading fields of an `sk_buff` that nobody else modifies
+// (type invariant).
+unsafe impl Sync for SkBuff {}
+
+impl SkBuff {
+    /// Takes ownership of a raw `sk_buff`.
+    ///
+    /// # Safety
+    ///
+    /// `skb` must be a valid `sk_buff` whose single reference is transferred to the returned
+    /// object, that is not shared (`skb->users == 1`) and that is not on any list.
+    #[inline]
+    pub(crate) unsafe fn from_raw(skb: NonNull<bindings::sk_buff>) -> Self {
+        // INVARIANT: Guaranteed by the caller.
+        Self(skb)
+    }
+
+    /// Gives up ownership, returning the raw pointer.
+    #[inline]
+    pub(crate) fn into_raw(self) -> NonNull<bindings::sk_buff> {
+        ManuallyDrop::new(self).0
+    }
+
+    /// Returns the raw pointer, which stays owned by `self`.
+    #[inline]
+    pub fn as_raw(&self) -> *mut bindings::sk_buff {
+        self.0.as_ptr()
+    }
+
+    /// Allocates a receive buffer of `len` bytes for `dev` (`netdev_alloc_skb()`).
+    ///
+    /// Uses `GFP_ATOMIC`, so it can be called from any context. Inside a NAPI poll function
+    /// prefer [`PollContext::alloc_skb`](super::napi::PollContext::alloc_skb).
+    pub fn netdev_alloc<U: Operations>(dev: &Device<U>, len: u32) -> Result<Self> {
+        // SAFETY: `dev` is a valid, registered `net_device` (type invariant of `Device`).
+        let skb = unsafe { bindings::netdev_alloc_skb(dev.as_raw(), len) };
+        // INVARIANT: A freshly allocated skb has one reference and is on no list.
+        Ok(Self(NonNull::new(skb).ok_or(ENOMEM)?))
+    }
+
+    /// Returns the total length of the packet (linear part and fragments).
+    #[inline]
+    pub fn len(&self) -> u32 {
+        // SAFETY: `self.0` is valid and not modified concurrently (type invariant).
+        unsafe { (*self.as_raw()).len }
+    }
+
+    /// Returns `true` if the packet holds no data.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Returns the length of the linear part (`skb_headlen()`).
+    #[inline]
+    pub fn head_len(&self) -> u32 {
+        // SAFETY: As in `len`.
+        let data_len = unsafe { (*self.as_raw()).data_len };
+        self.len() - data_len
+    }
+
+    /// Returns `true` if part of the data lives in page fragments (`skb_is_nonlinear()`).
+    #[inline]
+    pub fn is_nonlinear(&self) -> bool {
+        self.head_len() != self.len()
+    }
+
+    /// Returns the linear part of the packet data, starting at `skb->data`.
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: `skb->data` points to `skb_headlen()` initialised bytes in the skb head,
+        // which stays allocated while we own the skb; `&self` prevents any call that could
+        // reallocate the head or move `data` while the slice is alive. Clones may share the
+        // bytes, but the networking core never writes data that is shared with a clone.
+        unsafe { slice::from_raw_parts((*self.as_raw()).data, self.head_len() as usize) }
+    }
+
+    /// Returns `skb->protocol` in host byte order (for example `0x0800` for IPv4).
+    #[inline]
+    pub fn protocol(&self) -> u16 {
+        // NOTE(bindgen): `protocol` lives in the `struct_group(headers, ...)` anonymous union,
+        // the fourth anonymous member of `struct sk_buff` in 7.3.
+        // SAFETY: `self.0` is valid and not modified concurrently (type invariant).
+        u16::from_be(unsafe { (*self.as_raw()).__bindgen_anon_4.headers.as_ref().protocol })
+    }
+
+    /// Returns the queue index selected by the stack (`skb_get_queue_mapping()`).
+    #[inline]
+    pub fn queue_mapping(&self) -> u16 {
+        // SAFETY: As in `len`.
+        unsafe { (*self.as_raw()).queue_mapping }
+    }
+
+    /// Returns `skb->dev`, only for pointer comparisons.
+    #[inline]
+    pub(crate) fn dev_raw(&self) -> *mut bindings::net_device {
+        // NOTE(bindgen): `dev` is in the first anonymous union / struct / union of `sk_buff`.
+        // SAFETY: As in `len`. The pointer is not dereferenced.
+        unsafe { (*self.as_raw()).__bindgen_anon_1.__bindgen_anon_1.__bindgen_anon_1.dev }
+    }
+
+    /// Checks that `len` bytes can be appended to the linear part.
+    fn check_put(&self, len: usize) -> Result<c_uint> {
+        let len = c_uint::try_from(len).map_err(|_| EMSGSIZE)?;
+        // SAFETY: `self.0` is valid (type invariant).
+        if self.is_nonlinear() || unsafe { bindings::skb_cloned(self.as_raw()) } != 0 {
+            return Err(EINVAL);
+        }
+        // SAFETY: As above.
+        let room = unsafe { bindings::skb_tailroom(self.as_raw()) };
+        if c_uint::try_from(room).map_or(true, |room| room < len) {
+            return Err(ENOSPC);
+        }
+        Ok(len)
+    }
+
+    /// Appends `len` zeroed bytes to the linear part and returns them (`skb_put_zero()`).
+    ///
+    /// Fails with `ENOSPC` if there is not enough tailroom and with `EINVAL` if the skb is
+    /// non-linear or its data is shared with a clone (C `skb_put()` would `BUG()` or corrupt
+    /// the clone in these cases).
+    pub fn put(&mut self, len: usize) -> Result<&mut [u8]> {
+        let clen = self.check_put(len)?;
+        // SAFETY: `check_put` verified the preconditions of `skb_put_zero()`: the skb is linear,
+        // its data is not shared and has at least `len` bytes of tailroom.
+        let p = unsafe { bindings::skb_put_zero(self.as_raw(), clen) };
+        // SAFETY: `p` points to `len` zeroed bytes inside the head that only this skb uses;
+        // the slice borrows `self` mutably, so the head cannot be reallocated meanwhile.
+        Ok(unsafe { slice::from_raw_parts_mut(p.cast::<u8>(), len) })
+    }
+
+    /// Appends a copy of `data` to the linear part (`skb_put_data()`).
+    ///
+    /// Fails like [`SkBuff::put`].
+    pub fn put_data(&mut self, data: &[u8]) -> Result {
+        let clen = self.check_put(data.len())?;
+        // SAFETY: Preconditions checked by `check_put`; `data` is valid for `clen` bytes and
+        // cannot overlap the tailroom of an skb we own exclusively.
+        unsafe { bindings::skb_put_data(self.as_raw(), data.as_ptr().cast(), clen) };
+        Ok(())
+    }
+
+    /// Sets up a received Ethernet frame for delivery on `dev`.
+    ///
+    /// Makes sure the Ethernet header is in the linear part (`pskb_may_pull()`), then calls
+    /// `eth_type_trans()`, which sets `skb->dev` to `dev`, classifies the frame
+    /// (`pkt_type`) and pulls the header, and stores the returned protocol in `skb->protocol`.
+    /// Fails with `EINVAL` if the frame is shorter than an Ethernet header.
+    ///
+    /// This must be called before handing the skb to
+    /// [`PollContext::gro_receive`](super::napi::PollContext::gro_receive) or
+    /// [`PollContext::receive`](super::napi::PollContext::receive).
+    pub fn eth_type_trans<U: Operations>(&mut self, dev: &Device<U>) -> Result {
+        // SAFETY: `self.0` is valid and exclusively owned; `pskb_may_pull` may reallocate the
+        // head, which is fine as no borrow of the data exists (`&mut self`).
+        if !unsafe { bindings::pskb_may_pull(self.as_raw(), ETH_HLEN) } {
+            return Err(EINVAL);
+        }
+        // SAFETY: At least `ETH_HLEN` bytes are linear; `dev` is a valid `net_device`.
+        let proto = unsafe { bindings::eth_type_trans(self.as_raw(), dev.as_raw()) };
+        // NOTE(bindgen): see `protocol()`.
+        // SAFETY: We own the skb exclusively.
+        unsafe { (*self.as_raw()).__bindgen_anon_4.headers.as_mut().protocol = proto };
+        Ok(())
+    }
+
+    /// Prepares a packet transmitted on `from` for reception on `to` (`__dev_forward_skb()`).
+    ///
+    /// This is what software "wire" drivers (veth, netdevsim) do in `ndo_start_xmit`: it orphans
+    /// zero-copy fragments, checks the length against the MTU of `to`, scrubs the packet (dst,
+    /// conntrack, mark and timestamp when crossing network namespaces) and calls
+    /// `eth_type_trans()` for `to` (fixing up `CHECKSUM_COMPLETE` for the pulled header).
+    /// On success the returned skb has `skb->dev == to` and can later be passed to
+    /// [`PollContext::gro_receive`](super::napi::PollContext::gro_receive) of a NAPI instance of
+    /// `to`.
+    ///
+    /// On failure the packet has been freed (and counted in `to`'s `rx_dropped` core counter);
+    /// `EINVAL` is also returned, without freeing through C, if `skb->dev` is not `from`.
+    pub fn forward<A: Operations, B: Operations>(
+        self,
+        from: &Device<A>,
+        to: &Device<B>,
+    ) -> Result<SkBuff> {
+        // `__dev_forward_skb()` dereferences `skb->dev` (to compare network namespaces). Only
+        // allow it when `skb->dev` is `from`, which the caller proves alive by its reference.
+        if self.dev_raw() != from.as_raw() {
+            return Err(EINVAL);
+        }
+        let skb = self.into_raw();
+        // SAFETY: We pass our (only) reference to `__dev_forward_skb`. `skb->dev` and `to` are
+        // valid devices. On failure the callee frees the skb.
+        let ret = unsafe { bindings::__dev_forward_skb(to.as_raw(), skb.as_ptr()) };
+        if ret != 0 {
+            return Err(EINVAL);
+        }
+        // INVARIANT: On success the skb is returned to us unchanged in ownership.
+        Ok(SkBuff(skb))
+    }
+
+    /// Frees a packet that was handled successfully (`dev_consume_skb_any()`).
+    ///
+    /// Valid in any context.
+    #[inline]
+    pub fn consume(self) {
+        // SAFETY: We give up our only reference.
+        unsafe { bindings::dev_consume_skb_any(self.into_raw().as_ptr()) }
+    }
+
+    /// Frees a packet that was handled successfully from a NAPI poll (`napi_consume_skb()`).
+    ///
+    /// With a non-zero budget (only obtainable inside a poll function, see
+    /// [`PollContext::budget_token`](super::napi::PollContext::budget_token)) the skb is
+    /// recycled into the per-CPU NAPI cache; with [`Budget::any_context`] (zero) it is freed with
+    /// `dev_consume_skb_any()`, which is valid anywhere.
+    #[inline]
+    pub fn consume_in_napi(self, budget: Budget<'_>) {
+        // SAFETY: We give up our only reference. A non-zero budget is only available inside a
+        // NAPI poll function, the context `napi_consume_skb()` requires for it.
+        unsafe { bindings::napi_consume_skb(self.into_raw().as_ptr(), budget.value() as c_int) }
+    }
+}
+
+impl Drop for SkBuff {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: We own the only reference (type invariant). `dev_kfree_skb_any()` is valid in
+        // any context. It does not dereference `skb->dev`, which may be stale by now.
+        unsafe { bindings::dev_kfree_skb_any(self.as_raw()) }
+    }
+}
+
+/// A FIFO of owned packets (`struct sk_buff_head`).
+///
+/// The queue has its own spinlock, taken with interrupts disabled (`skb_queue_tail()` /
+/// `skb_dequeue()`), so it can be used from any context, including by producers and consumers
+/// running concurrently on different CPUs. Remaining packets are freed when the queue is dropped.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::net::skb::{Queue, SkBuff};
+/// use kernel::prelude::*;
+///
+/// #[pin_data]
+/// struct Ring {
+///     #[pin]
+///     q: Queue,
+/// }
+///
+/// fn produce(r: &Ring, skb: SkBuff) {
+///     if r.q.len() < 256 {
+///         r.q.push_back(skb);
+///     } // else: `skb` is dropped (freed) here.
+/// }
+///
+/// fn consume(r: &Ring) -> usize {
+///     let mut n = 0;
+///     while let Some(skb) = r.q.pop_front() {
+///         n += skb.len() as usize;
+///         skb.consume();
+///     }
+///     n
+/// }
+///
+/// let r = KBox::pin_init(pin_init!(Ring { q <- Queue::new() }), GFP_KERNEL)?;
+/// assert_eq!(consume(&r), 0);
+/// # let _ = produce;
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// # Invariants
+///
+/// `head` is an initialised `sk_buff_head`; every skb on it is owned by the queue (one
+/// reference, not shared, on no other list).
+#[pin_data(PinnedDrop)]
+pub struct Queue {
+    #[pin]
+    head: Opaque<bindings::sk_buff_head>,
+}
+
+// SAFETY: The queue owns its skbs, which can be freed from any thread.
+unsafe impl Send for Queue {}
+
+// SAFETY: All `&self` methods go through the queue's internal spinlock (or read `qlen` with
+// `READ_ONCE()`), so they may be called concurrently from any CPU.
+unsafe impl Sync for Queue {}
+
+impl Queue {
+    /// Creates an empty queue.
+    pub fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            head <- Opaque::ffi_init(|slot: *mut bindings::sk_buff_head| {
+                // SAFETY: `slot` is valid for writes and pinned; this initialises the lock and
+                // the empty list.
+                unsafe { bindings::skb_queue_head_init(slot) }
+            }),
+        })
+    }
+
+    /// Appends `skb` at the tail.
+    #[inline]
+    pub fn push_back(&self, skb: SkBuff) {
+        // SAFETY: `head` is initialised (type invariant); ownership of `skb` moves to the queue.
+        unsafe { bindings::skb_queue_tail(self.head.get(), skb.into_raw().as_ptr()) }
+    }
+
+    /// Removes and returns the packet at the head, if any.
+    #[inline]
+    pub fn pop_front(&self) -> Option<SkBuff> {
+        // SAFETY: `head` is initialised (type invariant).
+        let skb = unsafe { bindings::skb_dequeue(self.head.get()) };
+        // SAFETY: `skb_dequeue` unlinked the skb, whose reference the queue owned.
+        NonNull::new(skb).map(|skb| unsafe { SkBuff::from_raw(skb) })
+    }
+
+    /// Returns the number of queued packets (`skb_queue_len_lockless()`).
+    ///
+    /// The value may be stale by the time it is used.
+    #[inline]
+    pub fn len(&self) -> usize {
+        // SAFETY: `head` is initialised; this is a `READ_ONCE()` of `qlen`.
+        unsafe { bindings::skb_queue_len_lockless(self.head.get()) as usize }
+    }
+
+    /// Returns `true` if the queue was empty when checked.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Queue {
+    fn drop(self: Pin<&mut Self>) {
+        while let Some(skb) = self.pop_front() {
+            drop(skb);
+        }
+    }
+}
