@@ -13,7 +13,7 @@ set -euo pipefail
 stage_begin deps
 
 APT_PKGS=(
-	rustc-web rust-web-src
+	rustc-web rust-web-src rust-web-clippy
 	clang-22 lld-22 llvm-22 libclang-22-dev
 	bc flex bison libelf-dev libssl-dev cpio dwarves kmod make
 	ccache qemu-system-x86 debootstrap iproute2 xz-utils rsync patch jq
@@ -51,7 +51,6 @@ mkdir -p "$CACHE/bin"
 for t in rustc rustdoc; do
 	ln -sf "/usr/bin/$t" "$CACHE/bin/$t"
 done
-ln -sf /usr/bin/rustfmt "$CACHE/bin/rustfmt" 2>/dev/null || true
 # Debian's python3 (with python3-yaml) for the selftests' ynl code generator.
 ln -sf /usr/bin/python3 "$CACHE/bin/python3"
 

@@ -43,4 +43,4 @@ ln -sf /usr/bin/ccache "$CACHE/ccache-bin/clang-22"
 export PATH="$CACHE/ccache-bin:$PATH"
 KMAKE=(LLVM=-22
 	RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
-	RUSTFMT=/usr/bin/rustfmt BINDGEN="$BINDGEN" -j"$(nproc)")
+	RUSTFMT="$(command -v rustfmt)" BINDGEN="$BINDGEN" -j"$(nproc)")

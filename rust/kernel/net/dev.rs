@@ -71,8 +71,7 @@
 //! ```
 
 use crate::{
-    bindings,
-    device,
+    bindings, device,
     error::{
         from_result,
         to_result,
@@ -713,7 +712,11 @@ impl<'a> TxQueue<'a> {
                 (*dql).num_queued.wrapping_sub((*dql).num_completed)
             };
             if bytes > inflight {
-                pr_warn_once!("BQL: completed {} bytes with {} in flight\n", bytes, inflight);
+                pr_warn_once!(
+                    "BQL: completed {} bytes with {} in flight\n",
+                    bytes,
+                    inflight
+                );
             }
             bytes.min(inflight)
         };
@@ -792,7 +795,8 @@ impl<T: Operations> Builder<T> {
         let priv_ = unsafe { Device::<T>::priv_raw(ndev.as_ptr()) };
         // `priv` is cacheline aligned in `struct net_device`; check anyway, as `T` may ask for
         // more.
-        if (priv_ as usize) % align_of::<T>() != 0 || (priv_ as usize) % align_of::<QueueStats>() != 0
+        if (priv_ as usize) % align_of::<T>() != 0
+            || (priv_ as usize) % align_of::<QueueStats>() != 0
         {
             return Err(EINVAL);
         }
@@ -1160,7 +1164,10 @@ impl<T: Operations> Adapter<T> {
             // SAFETY: `addr` points to a `struct sockaddr`, whose `sa_data` has 14 bytes.
             unsafe {
                 core::ptr::copy_nonoverlapping(
-                    (*addr.cast::<bindings::sockaddr>()).sa_data.as_ptr().cast::<u8>(),
+                    (*addr.cast::<bindings::sockaddr>())
+                        .sa_data
+                        .as_ptr()
+                        .cast::<u8>(),
                     bytes.as_mut_ptr(),
                     ETH_ALEN,
                 )

@@ -104,8 +104,7 @@
 //! ```
 
 use crate::{
-    bindings,
-    container_of,
+    bindings, container_of,
     net::{
         dev::{
             Device,
@@ -117,8 +116,7 @@ use crate::{
             StatsWriter, //
         },
     },
-    new_mutex,
-    pr_warn_once,
+    new_mutex, pr_warn_once,
     prelude::*,
     sync::Mutex,
     types::{
@@ -321,8 +319,8 @@ impl<T: Poll> Napi<T> {
             return Ok(());
         }
 
-        let data = dev.data() as *const T as usize;
-        let me = self as *const Self as usize;
+        let data = core::ptr::from_ref::<T>(dev.data()) as usize;
+        let me = core::ptr::from_ref::<Self>(self) as usize;
         if me < data || me + size_of::<Self>() > data + size_of::<T>() {
             return Err(EINVAL);
         }

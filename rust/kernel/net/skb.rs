@@ -150,7 +150,13 @@ impl SkBuff {
     pub(crate) fn dev_raw(&self) -> *mut bindings::net_device {
         // NOTE(bindgen): `dev` is in the first anonymous union / struct / union of `sk_buff`.
         // SAFETY: As in `len`. The pointer is not dereferenced.
-        unsafe { (*self.as_raw()).__bindgen_anon_1.__bindgen_anon_1.__bindgen_anon_1.dev }
+        unsafe {
+            (*self.as_raw())
+                .__bindgen_anon_1
+                .__bindgen_anon_1
+                .__bindgen_anon_1
+                .dev
+        }
     }
 
     /// Checks that `len` bytes can be appended to the linear part.
