@@ -13,8 +13,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 VARIANT=${1:-${CONFIG:-default}}
-PRISTINE=$BUILD/pristine
-OUT=$BUILD/out-$VARIANT
+OUT=$KTREE/out-$VARIANT
 
 unpack_pristine() {
 	local deb
@@ -24,12 +23,12 @@ unpack_pristine() {
 		return
 	fi
 	stage_begin unpack
-	rm -rf "$PRISTINE" "$KSRC" "$BUILD/tmp-unpack"
-	mkdir -p "$BUILD/tmp-unpack"
+	rm -rf "$PRISTINE" "$KSRC" "$KTREE"/out-* "$KTREE/overlay-manifest.txt" "$KTREE/tmp-unpack"
+	mkdir -p "$KTREE/tmp-unpack"
 	dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards './usr/src/linux-source-*.tar.xz' |
-		tar -xJ -C "$BUILD/tmp-unpack"
-	mv "$BUILD"/tmp-unpack/linux-source-* "$PRISTINE"
-	rmdir "$BUILD/tmp-unpack"
+		tar -xJ -C "$KTREE/tmp-unpack"
+	mv "$KTREE"/tmp-unpack/linux-source-* "$PRISTINE"
+	rmdir "$KTREE/tmp-unpack"
 	basename "$deb" >"$PRISTINE/.rustnic-src"
 	stage_end unpack
 }
@@ -65,7 +64,7 @@ apply_overlay() {
 
 	# Patched files: start each from its pristine copy, apply patches/*.patch
 	# in order in a scratch tree, then install the results.
-	local scratch=$BUILD/tmp-patch
+	local scratch=$KTREE/tmp-patch
 	rm -rf "$scratch"
 	mkdir -p "$scratch"
 	local p f
@@ -97,7 +96,7 @@ apply_overlay() {
 		done < <(cd "$TOP" && find "$d" -type f | sort)
 	done
 
-	local manifest=$BUILD/overlay-manifest.txt new_manifest
+	local manifest=$KTREE/overlay-manifest.txt new_manifest
 	new_manifest=$(mktemp)
 	for f in "${files[@]}"; do
 		if [ -f "$scratch/$f" ]; then
@@ -193,7 +192,20 @@ selftests() {
 	stage_end selftests
 }
 
+# build/{pristine,linux,out-VARIANT} in the clone point at the shared tree.
+link_tree() {
+	local l
+	mkdir -p "$BUILD"
+	for l in pristine linux "out-$VARIANT"; do
+		if [ -e "$BUILD/$l" ] && [ ! -L "$BUILD/$l" ]; then
+			rm -rf "${BUILD:?}/$l"
+		fi
+		ln -sfn "$KTREE/$l" "$BUILD/$l"
+	done
+}
+
 unpack_pristine
+link_tree
 apply_overlay
 configure
 build

@@ -4,8 +4,15 @@
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${RUSTNIC_CACHE:-$HOME/.cache/rustnic}
 BUILD=$TOP/build
-KSRC=$BUILD/linux
 LOGS=$BUILD/logs
+# The kernel tree and its objects live in the cache at a fixed path, shared by
+# every clone on this machine: the overlay is applied by content (only files
+# that differ are rewritten), so a new clone rebuilds only what its overlay
+# changes instead of the whole kernel. build/{pristine,linux,out-*} in the
+# clone are symlinks to it.
+KTREE=${RUSTNIC_KTREE:-$CACHE/kernel}
+KSRC=$KTREE/linux
+PRISTINE=$KTREE/pristine
 
 BINDGEN_VERSION=0.73.2
 VNG_VERSION=1.42
@@ -19,7 +26,7 @@ export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
 # Pristine tarballs carry old mtimes; ccache may trust them.
 export CCACHE_SLOPPINESS=time_macros,include_file_mtime,include_file_ctime
 
-mkdir -p "$CACHE" "$LOGS"
+mkdir -p "$CACHE" "$LOGS" "$KTREE"
 
 log() { printf '[rustnic] %s\n' "$*" >&2; }
 die() { printf '[rustnic] error: %s\n' "$*" >&2; exit 1; }

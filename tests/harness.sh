@@ -13,7 +13,7 @@ set -euo pipefail
 
 MODE=${1:?usage: harness.sh run|test}
 VARIANT=${CONFIG:-default}
-OUT=$BUILD/out-$VARIANT
+OUT=$KTREE/out-$VARIANT
 case "$MODE" in
 run) NICS=${NIC:-e1000} DRIVERS=${DRIVER:-rust} ;;
 test) NICS=${NIC:-e1000 virtio sample} DRIVERS=${DRIVER:-c rust} ;;
