@@ -1096,16 +1096,23 @@ impl<T: Operations> Adapter<T> {
         }
         // SAFETY: We own the only reference; the core unlinked it from any list.
         let skb = unsafe { SkBuff::from_raw(orig) };
+        // What the core relies on when it requeues a busy skb: its device and its data.
+        let before = (skb.dev_raw(), skb.data().as_ptr(), skb.len());
 
         match T::start_xmit(dev, &txq, skb) {
             NetdevTx::Ok => bindings::netdev_tx::NETDEV_TX_OK,
             NetdevTx::Busy(skb) => {
+                // An skb handed to another device (`SkBuff::forward`) or with its headers moved
+                // must not be requeued: the core would transmit it again as if untouched.
+                let unchanged = (skb.dev_raw(), skb.data().as_ptr(), skb.len()) == before;
                 let ret = skb.into_raw();
-                if ret == orig {
+                if ret == orig && unchanged {
                     // The core still has `orig` and requeues it.
                     bindings::netdev_tx::NETDEV_TX_BUSY
                 } else {
-                    pr_warn_once!("ndo_start_xmit: NETDEV_TX_BUSY with a different skb\n");
+                    pr_warn_once!(
+                        "ndo_start_xmit: NETDEV_TX_BUSY with a different or modified skb\n"
+                    );
                     txq.stats().add_drops(1);
                     // SAFETY: `ret` is an skb we own (it came out of an `SkBuff`).
                     drop(unsafe { SkBuff::from_raw(ret) });

@@ -484,8 +484,15 @@ impl<'a, T: Poll> PollContext<'a, T> {
     }
 
     /// Allocates an RX skb of `len` bytes from the per-CPU NAPI cache (`napi_alloc_skb()`).
+    ///
+    /// Returns `None` under netpoll (budget 0): netpoll may call the poll function with IRQs
+    /// disabled or from hard-IRQ context, where the per-CPU NAPI cache must not be used; a poll
+    /// must not receive anything then anyway.
     #[inline]
     pub fn alloc_skb(&mut self, len: u32) -> Option<SkBuff> {
+        if self.budget == 0 {
+            return None;
+        }
         // SAFETY: We are in the poll function of this enabled instance, the context
         // `napi_alloc_skb()` requires.
         let skb = unsafe { bindings::napi_alloc_skb(self.napi.as_raw(), len) };
