@@ -281,7 +281,7 @@ expectation() {
 
 # Record each KTAP case of a kselftest as its own result.
 record_ktap() {
-	local driver=$1 prefix=$2 log=$3 splat=$4 line res name why
+	local driver=$1 prefix=$2 log=$3 splat=$4 retried=${5:-} line res name why
 	while IFS= read -r line; do
 		case "$line" in
 		"ok "* | "not ok "*) ;;
@@ -300,36 +300,65 @@ record_ktap() {
 			res=fail why="dmesg: $splat"
 		elif [ "$res" = fail ] && why=$(expectation "$driver" "$name"); then
 			res=xfail
+		elif [ -n "$retried" ] && grep -qE "^not ok [0-9]+ [a-z_]+\.${name#*:}( |$)" "$log.first-run"; then
+			why="${why:+$why; }second run (first run failed: $(basename "$log").first-run)"
 		fi
 		record "$NIC/$driver" "$name" "$res" "$why"
 	done < <(grep -E '^(not )?ok [0-9]+ ' "$log" | grep -vE '^(not )?ok [0-9]+ (selftests|[a-z_]+\.py)$')
 }
 
+# One run of a kselftest into $1; sets RC.
+selftest_once() {
+	local t=$1 log=$2
+	restore_dut
+	warm_neigh
+	(cd "$RUSTNIC/kselftest/$(dirname "$t")" &&
+		NETIF=$DEV LOCAL_V4=$LOCAL_V4 REMOTE_V4=$REMOTE_V4 LOCAL_V6=$LOCAL_V6 \
+			REMOTE_V6=$REMOTE_V6 REMOTE_TYPE=netns REMOTE_ARGS=$NS \
+			timeout 600 python3 "./$(basename "$t")") >"$log" 2>&1
+	RC=$?
+}
+
+# True if the KTAP log $3 has a failed case of selftest $2 that is not an
+# expected failure of driver $1.
+unexpected_failure() {
+	local driver=$1 name=$2 log=$3 c
+	grep -qE '^(not )?ok [0-9]+ ' "$log" || return 0
+	while read -r c; do
+		expectation "$driver" "$name:${c#*.}" >/dev/null || return 0
+	done < <(sed -nE 's/^not ok [0-9]+ ([^ #]+).*/\1/p' "$log" | grep -vE '^(selftests|[a-z_]+\.py)$')
+	return 1
+}
+
 run_selftest() {
-	local driver=$1 t=$2 name log splat rc
+	local driver=$1 t=$2 name log splat retried=
 	name=$(basename "$t" .py)
 	if [ -n "$FILTER" ] && [[ ",$FILTER," != *",$name,"* ]] && [[ ",$FILTER," != *",selftests,"* ]]; then
 		return
 	fi
 	log=$OUT/$NIC-$driver/selftest-$name.log
 	dmesg -c >>"$OUT/$NIC-$driver/dmesg.log" 2>/dev/null
-	restore_dut
-	warm_neigh
 	say "running $driver selftest $t"
-	(cd "$RUSTNIC/kselftest/$(dirname "$t")" &&
-		NETIF=$DEV LOCAL_V4=$LOCAL_V4 REMOTE_V4=$REMOTE_V4 LOCAL_V6=$LOCAL_V6 \
-			REMOTE_V6=$REMOTE_V6 REMOTE_TYPE=netns REMOTE_ARGS=$NS \
-			timeout 600 python3 "./$(basename "$t")") >"$log" 2>&1
-	rc=$?
+	selftest_once "$t" "$log"
+	# Under TCG the guest's CPU is saturated and the selftests' own timeouts
+	# (e.g. 20 s to stop 16 iperf3 streams) are sometimes missed: a selftest
+	# with an unexpected failure runs once more, and that run is the result
+	# (both logs are kept; a splat in either run fails).
+	if unexpected_failure "$driver" "$name" "$log"; then
+		mv "$log" "$log.first-run"
+		say "retrying $driver selftest $t"
+		selftest_once "$t" "$log"
+		retried=1
+	fi
 	dmesg -c >"$log.dmesg" 2>/dev/null
 	cat "$log.dmesg" >>"$OUT/$NIC-$driver/dmesg.log"
 	splat=$(grep -E "$SPLAT_RE" "$log.dmesg" | head -1)
 	if ! grep -qE '^(not )?ok [0-9]+ ' "$log"; then
-		record "$NIC/$driver" "$name" fail "no KTAP output (exit $rc)"
+		record "$NIC/$driver" "$name" fail "no KTAP output (exit $RC)"
 		return
 	fi
-	record_ktap "$driver" "$name" "$log" "$splat"
-	[ $rc = 124 ] && record "$NIC/$driver" "$name" fail "timed out"
+	record_ktap "$driver" "$name" "$log" "$splat" "$retried"
+	[ $RC = 124 ] && record "$NIC/$driver" "$name" fail "timed out"
 }
 
 run_netdevice_sh() {
