@@ -131,6 +131,14 @@ while read -r drv name res rest; do
 	esac
 done < <(cat "$RUN"/*/results.txt 2>/dev/null)
 echo "logs: $RUN"
+# Failures again at the end, with the tail of their logs: CI shows only the
+# last lines of the output.
+while read -r drv name res rest; do
+	case "$res" in pass | xfail | skip) continue ;; esac
+	echo "FAILED: $drv $name${rest:+ ($rest)}"
+	f="$RUN/${drv%%/*}/${drv//\//-}/$name.log"
+	[ -f "$f" ] && tail -n 8 "$f" | sed 's/^/    | /'
+done < <(cat "$RUN"/*/results.txt 2>/dev/null)
 ((xfail)) && echo "expected failures (tests/expect): $xfail"
 echo "$pass passed, $fail failed, $((skip + xfail)) skipped"
 ((fail == 0))

@@ -137,8 +137,10 @@ t_link_flap() {
 		ip link set "$DEV" up
 		wait_carrier "$DEV" || { echo "no carrier after up #$i"; return 1; }
 	done
-	ping -c 3 -W 3 "$REMOTE_V4" || { echo "no traffic after flap"; return 1; }
-	ping -c 3 -W 3 "$REMOTE_V6" || { echo "no v6 traffic after flap"; return 1; }
+	# -w: three replies within 15 s; the first can be lost while the peer
+	# relearns the neighbour (IPv6 rejoins its groups after the link is up).
+	ping -c 3 -w 15 "$REMOTE_V4" || { echo "no traffic after flap"; return 1; }
+	ping -c 3 -w 15 "$REMOTE_V6" || { echo "no v6 traffic after flap"; return 1; }
 }
 
 t_ethtool_i() {
