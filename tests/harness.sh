@@ -100,10 +100,10 @@ boot_guest() {
 	# shellcheck disable=SC2086
 	timeout --kill-after=30 "$BOOT_TIMEOUT" ip netns exec "$NETNS" \
 		"$VNG" --run "$OUT" --root "$GROOT" --disable-kvm --user root \
-		--cpus 2 --memory 3G --rwdir "/opt/rustnic/out=$dir" \
+		--verbose --cpus 2 --memory 3G --rwdir "/opt/rustnic/out=$dir" \
 		--append "net.ifnames=0 loglevel=4" \
 		-o "$(qemu_nics "$nic")" \
-		--exec "${EXEC:-/opt/rustnic/tests/guest/main.sh $MODE $nic ${DRIVERS// /,} ${TESTS:-}}" \
+		--exec "${EXEC:-env RUSTNIC_KUNIT=$KUNIT_BOOT /opt/rustnic/tests/guest/main.sh $MODE $nic ${DRIVERS// /,} ${TESTS:-}}" \
 		</dev/null >"$dir/console.log" 2>&1 || rc=$?
 	grep -E '^RESULT |iperf3 TCP|rustnic-guest:' "$dir/console.log" >&2 || true
 	log "boot: $nic finished in $(($(date +%s) - t0))s (exit $rc)"
@@ -115,8 +115,11 @@ boot_guest() {
 }
 
 prepare_root
+# KUnit runs at every boot; its results are recorded from the first one.
+KUNIT_BOOT=1
 for nic in $NICS; do
 	boot_guest "$nic"
+	KUNIT_BOOT=0
 done
 
 # Summary: one line per test; last line "N passed, N failed, N skipped".

@@ -46,7 +46,11 @@ use kernel::{
             self,
             SkBuff, //
         },
-        stats::RtnlLinkStats64,
+        ethtool,
+        stats::{
+            QueueStatsSnapshot,
+            RtnlLinkStats64, //
+        },
     },
     prelude::*,
     sync::{
@@ -229,10 +233,58 @@ impl dev::Operations for PairDev {
         }
     }
 
+    fn rx_queue_stats(dev: &Device<Self>, q: u32) -> Option<QueueStatsSnapshot> {
+        let rxq = dev.data().rxq.get(q as usize)?;
+        Some(rxq.napi.rx_stats().read())
+    }
+
     fn change_mtu(dev: &Device<Self>, new_mtu: u32) -> Result {
         // The core already checked `new_mtu` against our limits; nothing to reprogram.
         pr_info!("{}: MTU {} -> {}\n", dev.name(), dev.mtu(), new_mtu);
         Ok(())
+    }
+}
+
+#[vtable]
+impl ethtool::Operations for PairDev {
+    fn get_drvinfo(_dev: &Device<Self>, info: &mut ethtool::DrvInfo<'_>) {
+        info.set_driver(c"rust_net_pair");
+        info.set_bus_info(c"virtual");
+    }
+
+    fn get_ringparam(_dev: &Device<Self>) -> ethtool::RingParam {
+        ethtool::RingParam {
+            rx_max: RX_QUEUE_LEN as u32,
+            tx_max: RX_QUEUE_LEN as u32,
+            rx: RX_QUEUE_LEN as u32,
+            tx: RX_QUEUE_LEN as u32,
+        }
+    }
+
+    fn get_channels(_dev: &Device<Self>) -> ethtool::Channels {
+        ethtool::Channels {
+            max_combined: NUM_QUEUES as u32,
+            combined: NUM_QUEUES as u32,
+            ..Default::default()
+        }
+    }
+
+    /// Per-queue counters, named like most drivers do.
+    fn get_stats(dev: &Device<Self>, out: &mut ethtool::Stats<'_>) {
+        for (q, rxq) in dev.data().rxq.iter().enumerate() {
+            let s = rxq.napi.rx_stats().read();
+            out.add_fmt(fmt!("rx_queue_{q}_packets"), s.packets);
+            out.add_fmt(fmt!("rx_queue_{q}_bytes"), s.bytes);
+            out.add_fmt(fmt!("rx_queue_{q}_drops"), s.drops);
+        }
+        for q in 0..NUM_QUEUES as u16 {
+            if let Some(tx) = dev.tx_queue_stats(q) {
+                let s = tx.read();
+                out.add_fmt(fmt!("tx_queue_{q}_packets"), s.packets);
+                out.add_fmt(fmt!("tx_queue_{q}_bytes"), s.bytes);
+                out.add_fmt(fmt!("tx_queue_{q}_drops"), s.drops);
+            }
+        }
     }
 }
 
@@ -274,6 +326,7 @@ fn create() -> Result<Registration<'static, PairDev>> {
     let mut b = Builder::new(NUM_QUEUES as u32, NUM_QUEUES as u32, PairDev::new())?;
     b.set_name(c"rnp%d")?;
     b.set_random_mac_address();
+    b.set_ethtool_ops();
     b.set_mtu_limits(dev::ETH_MIN_MTU, MAX_MTU)?;
     // No link until both ends are up.
     b.carrier_off();

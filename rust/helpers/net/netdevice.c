@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#include <linux/dma-mapping.h>
 #include <linux/etherdevice.h>
 #include <linux/netdevice.h>
 #include <linux/skbuff.h>
@@ -253,6 +254,83 @@ __rust_helper u64 rust_helper_u64_stats_read(const u64_stats_t *p)
 __rust_helper void rust_helper_u64_stats_add(u64_stats_t *p, unsigned long val)
 {
 	u64_stats_add(p, val);
+}
+
+__rust_helper dma_addr_t rust_helper_dma_map_single_attrs(struct device *dev,
+							    void *ptr, size_t size,
+							    enum dma_data_direction dir,
+							    unsigned long attrs)
+{
+	return dma_map_single_attrs(dev, ptr, size, dir, attrs);
+}
+
+__rust_helper void rust_helper_dma_unmap_single_attrs(struct device *dev,
+						       dma_addr_t addr,
+						       size_t size,
+						       enum dma_data_direction dir,
+						       unsigned long attrs)
+{
+	dma_unmap_single_attrs(dev, addr, size, dir, attrs);
+}
+
+__rust_helper int rust_helper_dma_mapping_error(struct device *dev,
+						dma_addr_t dma_addr)
+{
+	return dma_mapping_error(dev, dma_addr);
+}
+
+__rust_helper struct sk_buff *
+rust_helper_netdev_alloc_skb_ip_align(struct net_device *dev, unsigned int length)
+{
+	return netdev_alloc_skb_ip_align(dev, length);
+}
+
+/* Fragments and checksum state of an skb, for drivers mapping packets. */
+
+__rust_helper unsigned int rust_helper_skb_shinfo_nr_frags(const struct sk_buff *skb)
+{
+	return skb_shinfo(skb)->nr_frags;
+}
+
+__rust_helper unsigned int rust_helper_skb_shinfo_frag_size(const struct sk_buff *skb,
+							     unsigned int i)
+{
+	return skb_frag_size(&skb_shinfo(skb)->frags[i]);
+}
+
+/* Maps fragment @i for @dev; net_iov (device memory) fragments are refused. */
+__rust_helper dma_addr_t
+rust_helper_skb_shinfo_frag_dma_map(struct device *dev, const struct sk_buff *skb,
+				    unsigned int i, enum dma_data_direction dir)
+{
+	const skb_frag_t *frag = &skb_shinfo(skb)->frags[i];
+
+	if (skb_frag_is_net_iov(frag))
+		return DMA_MAPPING_ERROR;
+	return dma_map_page(dev, skb_frag_page(frag), skb_frag_off(frag),
+			    skb_frag_size(frag), dir);
+}
+
+__rust_helper u8 rust_helper_skb_get_ip_summed(const struct sk_buff *skb)
+{
+	return skb->ip_summed;
+}
+
+__rust_helper u16 rust_helper_skb_get_csum_offset(const struct sk_buff *skb)
+{
+	return skb->csum_offset;
+}
+
+__rust_helper int rust_helper_skb_checksum_start_offset(const struct sk_buff *skb)
+{
+	return skb_checksum_start_offset(skb);
+}
+
+/* priv_flags is a bitfield in a struct_group. */
+__rust_helper void rust_helper_netdev_priv_flags_set(struct net_device *dev,
+						     unsigned int flags)
+{
+	dev->priv_flags |= flags;
 }
 
 #endif /* CONFIG_NET */

@@ -72,6 +72,8 @@
 
 use crate::{
     bindings, device,
+    irq::IrqReturn,
+    pci,
     error::{
         from_result,
         to_result,
@@ -120,6 +122,159 @@ pub const ETH_DATA_LEN: u32 = bindings::ETH_DATA_LEN;
 pub const ETH_MAX_MTU: u32 = bindings::ETH_MAX_MTU;
 
 const IFNAMSIZ: usize = bindings::IFNAMSIZ as usize;
+
+/// A set of device features (`netdev_features_t`, the `NETIF_F_*` bits).
+///
+/// # Examples
+///
+/// ```
+/// use kernel::net::dev::Features;
+///
+/// let hw = Features::SG | Features::IP_CSUM | Features::RXCSUM;
+/// assert!(hw.contains(Features::SG | Features::RXCSUM));
+/// assert!(!hw.contains(Features::TSO));
+/// assert_eq!(hw - Features::SG, Features::IP_CSUM | Features::RXCSUM);
+/// assert!((hw & Features::TSO).is_empty());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
+#[repr(transparent)]
+pub struct Features(u64);
+
+macro_rules! features {
+    ($($(#[$m:meta])* $name:ident = $bit:ident;)*) => {
+        impl Features {
+            $($(#[$m])* pub const $name: Self = Self(1 << bindings::$bit as u64);)*
+        }
+    };
+}
+
+features! {
+    /// Scatter-gather I/O.
+    SG = NETIF_F_SG_BIT;
+    /// TX checksum of TCP/UDP over IPv4.
+    IP_CSUM = NETIF_F_IP_CSUM_BIT;
+    /// TX checksum of everything (`CHECKSUM_PARTIAL` with any start and offset).
+    HW_CSUM = NETIF_F_HW_CSUM_BIT;
+    /// TX checksum of TCP/UDP over IPv6.
+    IPV6_CSUM = NETIF_F_IPV6_CSUM_BIT;
+    /// DMA to high memory.
+    HIGHDMA = NETIF_F_HIGHDMA_BIT;
+    /// VLAN tag insertion on TX.
+    HW_VLAN_CTAG_TX = NETIF_F_HW_VLAN_CTAG_TX_BIT;
+    /// VLAN tag stripping on RX.
+    HW_VLAN_CTAG_RX = NETIF_F_HW_VLAN_CTAG_RX_BIT;
+    /// VLAN filtering on RX.
+    HW_VLAN_CTAG_FILTER = NETIF_F_HW_VLAN_CTAG_FILTER_BIT;
+    /// TCP segmentation offload over IPv4.
+    TSO = NETIF_F_TSO_BIT;
+    /// TCP segmentation offload over IPv6.
+    TSO6 = NETIF_F_TSO6_BIT;
+    /// RX checksum offload.
+    RXCSUM = NETIF_F_RXCSUM_BIT;
+    /// Deliver frames with bad FCS or errors too.
+    RXALL = NETIF_F_RXALL_BIT;
+    /// Keep the FCS on received frames.
+    RXFCS = NETIF_F_RXFCS_BIT;
+}
+
+impl Features {
+    /// No feature.
+    pub const EMPTY: Self = Self(0);
+
+    /// Creates a set from raw `NETIF_F_*` bits.
+    pub const fn from_bits(bits: u64) -> Self {
+        Self(bits)
+    }
+
+    /// Returns the raw bits.
+    pub const fn bits(self) -> u64 {
+        self.0
+    }
+
+    /// Returns `true` if every feature of `other` is in `self`.
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Returns `true` if the set is empty.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl core::ops::BitOr for Features {
+    type Output = Self;
+    fn bitor(self, o: Self) -> Self {
+        Self(self.0 | o.0)
+    }
+}
+
+impl core::ops::BitAnd for Features {
+    type Output = Self;
+    fn bitand(self, o: Self) -> Self {
+        Self(self.0 & o.0)
+    }
+}
+
+impl core::ops::Sub for Features {
+    type Output = Self;
+    fn sub(self, o: Self) -> Self {
+        Self(self.0 & !o.0)
+    }
+}
+
+/// The receive filter state, given to [`Operations::set_rx_mode`].
+///
+/// # Invariants
+///
+/// `dev` is in `ndo_set_rx_mode`: its address lists are locked (`netif_addr_lock_bh()`) for
+/// `'a`.
+pub struct RxMode<'a> {
+    dev: *mut bindings::net_device,
+    _p: PhantomData<&'a ()>,
+    _not_send: NotThreadSafe,
+}
+
+impl RxMode<'_> {
+    fn flags(&self) -> u32 {
+        // SAFETY: `dev` is valid (type invariant); `flags` is only changed under RTNL, which
+        // `dev_set_rx_mode()` callers hold, or read racily as the C drivers do.
+        unsafe { (*self.dev).flags }
+    }
+
+    /// Promiscuous mode (`IFF_PROMISC`).
+    pub fn promisc(&self) -> bool {
+        self.flags() & bindings::net_device_flags_IFF_PROMISC != 0
+    }
+
+    /// All-multicast mode (`IFF_ALLMULTI`).
+    pub fn allmulti(&self) -> bool {
+        self.flags() & bindings::net_device_flags_IFF_ALLMULTI != 0
+    }
+
+    /// Number of multicast addresses subscribed (`netdev_mc_count()`).
+    pub fn mc_count(&self) -> usize {
+        // SAFETY: The list is locked (type invariant).
+        unsafe { (*self.dev).mc.count as usize }
+    }
+
+    /// Calls `f` with each subscribed multicast address (`netdev_for_each_mc_addr()`).
+    pub fn for_each_mc(&self, mut f: impl FnMut(&[u8; ETH_ALEN])) {
+        // SAFETY: The list is locked for `'a` (type invariant), so its entries stay valid while
+        // we walk it; each entry is a `netdev_hw_addr` linked through its `list` member, whose
+        // `addr` holds at least `ETH_ALEN` bytes for an Ethernet device.
+        unsafe {
+            let head = &raw mut (*self.dev).mc.list;
+            let mut pos = (*head).next;
+            while pos != head {
+                let ha = crate::container_of!(pos, bindings::netdev_hw_addr, list);
+                let addr = &*(&raw const (*ha).addr).cast::<[u8; ETH_ALEN]>();
+                f(addr);
+                pos = (*pos).next;
+            }
+        }
+    }
+}
 
 /// A valid unicast Ethernet address.
 ///
@@ -325,6 +480,48 @@ pub trait Operations: Sized + Send + Sync + 'static {
     fn tx_timeout(_dev: &Device<Self>, _txqueue: u32) {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
+
+    /// Handles the device's interrupt (hard-IRQ context), for a device registered with
+    /// [`Registration::new_with_irq`].
+    ///
+    /// The line may be shared: return [`IrqReturn::None`] when the device did not raise it.
+    /// The handler is installed from just before registration until after unregistration, so
+    /// it only gets the private data, not the [`Device`] (which is not registered in those
+    /// windows). Typically it acknowledges the cause and schedules NAPI
+    /// ([`Napi::schedule`](super::napi::Napi::schedule) fails harmlessly on a disabled
+    /// instance).
+    fn interrupt(_this: &Self) -> IrqReturn {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Returns the statistics of RX queue `q` (typically [`Napi::rx_stats`] of the instance
+    /// serving it), or `None` if there is no such queue.
+    ///
+    /// Implementing it installs `netdev_stat_ops`: netdev-genl then reports per-queue RX and TX
+    /// packet and byte counters (`qstats-get`); the TX ones come from [`TxQueue::stats`]. Called
+    /// under RTNL (and from `ndo_get_stats64`-like contexts); must not sleep.
+    ///
+    /// [`Napi::rx_stats`]: super::napi::Napi::rx_stats
+    fn rx_queue_stats(_dev: &Device<Self>, _q: u32) -> Option<QueueStatsSnapshot> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Programs the receive filters (`ndo_set_rx_mode`): promiscuous and all-multicast modes
+    /// and the multicast list. Atomic context (address list lock held, BH off): must not sleep.
+    fn set_rx_mode(_dev: &Device<Self>, _mode: &RxMode<'_>) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Adjusts requested features to what is possible together (`ndo_fix_features`). RTNL.
+    fn fix_features(_dev: &Device<Self>, _features: Features) -> Features {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Applies a feature change (`ndo_set_features`); on success the core stores `features`.
+    /// RTNL held; may sleep.
+    fn set_features(_dev: &Device<Self>, _features: Features) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
 }
 
 /// A network device whose private data is a `T`.
@@ -425,6 +622,14 @@ impl<T: Operations> Device<T> {
                 .add(Self::STATS_OFFSET + usize::from(q) * size_of::<QueueStats>())
                 .cast::<QueueStats>()
         }
+    }
+
+    /// Returns the active features (`dev->features`).
+    #[inline]
+    pub fn features(&self) -> Features {
+        // SAFETY: `features` is a valid, aligned field; writers hold RTNL, lockless readers use
+        // `READ_ONCE()` as here.
+        Features(unsafe { atomic_load(&raw mut (*self.as_raw()).features, Relaxed) })
     }
 
     /// Returns the driver's private data.
@@ -817,8 +1022,13 @@ impl<T: Operations> Builder<T> {
         // leaves nothing to drop.
         unsafe { data.__init(priv_.cast::<T>()) }?;
 
-        // SAFETY: The device is exclusively ours. The vtable is a `'static` constant.
-        unsafe { (*ndev.as_ptr()).netdev_ops = &Adapter::<T>::VTABLE };
+        // SAFETY: The device is exclusively ours. The vtables are `'static` constants.
+        unsafe {
+            (*ndev.as_ptr()).netdev_ops = &Adapter::<T>::VTABLE;
+            if T::HAS_RX_QUEUE_STATS {
+                (*ndev.as_ptr()).stat_ops = &Adapter::<T>::STAT_OPS;
+            }
+        };
 
         guard.dismiss();
         // INVARIANT: Allocated and set up as described on `Device`; not registered.
@@ -894,6 +1104,43 @@ impl<T: Operations> Builder<T> {
         Ok(())
     }
 
+    /// Sets the features the device has (`hw_features`: user-changeable ones) and the ones
+    /// enabled at registration (`features`, which may also hold fixed, non-changeable ones).
+    /// VLAN devices on top inherit the changeable offloads (`vlan_features`).
+    pub fn set_features(&mut self, hw: Features, enabled: Features) {
+        let ndev = self.ndev.as_ptr();
+        // SAFETY: The device is exclusively ours.
+        unsafe {
+            (*ndev).hw_features = hw.0;
+            (*ndev).features = enabled.0;
+            (*ndev).vlan_features = (hw & enabled).0;
+        }
+    }
+
+    /// Allows MAC address changes while the device is up (`IFF_LIVE_ADDR_CHANGE`):
+    /// [`Operations::set_mac_address`] must then reprogram a running device.
+    pub fn set_live_addr_change(&mut self) {
+        // SAFETY: The device is exclusively ours.
+        unsafe {
+            bindings::netdev_priv_flags_set(
+                self.ndev.as_ptr(),
+                bindings::netdev_priv_flags_IFF_LIVE_ADDR_CHANGE,
+            )
+        };
+    }
+
+    /// Installs the ethtool operations of `T` (`dev->ethtool_ops`).
+    pub fn set_ethtool_ops(&mut self)
+    where
+        T: crate::net::ethtool::Operations,
+    {
+        // SAFETY: The device is exclusively ours; the table is a `'static` constant whose
+        // callbacks are instantiated for this device's private data type.
+        unsafe {
+            (*self.ndev.as_ptr()).ethtool_ops = &crate::net::ethtool::Adapter::<T>::VTABLE
+        };
+    }
+
     /// Marks the link as down before registration (`netif_carrier_off()`).
     ///
     /// Devices start with the carrier on; software devices usually turn it on in
@@ -944,6 +1191,9 @@ impl<T: Operations> Drop for Builder<T> {
 /// [`Registration::new`]; it is unregistered and freed only by `drop`.
 pub struct Registration<'a, T: Operations> {
     ndev: NonNull<bindings::net_device>,
+    /// The interrupt requested with `ndev` as cookie, and the vectors it comes from; dropped
+    /// (vectors freed) after the device.
+    irq: Option<(u32, pci::IrqVectorRegistration<'a>)>,
     _p: PhantomData<(&'a device::Device<device::Bound>, T)>,
 }
 
@@ -961,6 +1211,16 @@ impl<'a, T: Operations> Registration<'a, T> {
     /// On failure `dev`'s private data is dropped and the device freed. Must be called from
     /// process context, without RTNL held.
     pub fn new(parent: Option<&'a device::Device<device::Bound>>, dev: Builder<T>) -> Result<Self> {
+        Self::register(parent, dev, None)
+    }
+
+    /// Registers `dev`; `irq`, if any, is already requested with `dev` as cookie and is freed
+    /// before the device if registration fails.
+    fn register(
+        parent: Option<&'a device::Device<device::Bound>>,
+        dev: Builder<T>,
+        irq: Option<(u32, pci::IrqVectorRegistration<'a>)>,
+    ) -> Result<Self> {
         let ndev = dev.into_raw();
         if let Some(parent) = parent {
             // SAFETY: The device is still exclusively ours. `register_netdev()` takes a reference
@@ -973,15 +1233,55 @@ impl<'a, T: Operations> Registration<'a, T> {
         if ret != 0 {
             // SAFETY: `register_netdev()` failed and unwound completely (including waiting for
             // any reference taken while the device was briefly visible): the device is not
-            // registered and unused again.
+            // registered and unused again, except by the interrupt handler, removed first.
+            if let Some((irq, _)) = &irq {
+                // SAFETY: Requested by `new_with_irq` with `ndev` as cookie.
+                unsafe { bindings::free_irq(*irq, ndev.as_ptr().cast()) };
+            }
             drop(unsafe { Builder::<T>::from_raw(ndev) });
             return Err(Error::from_errno(ret));
         }
         // INVARIANT: Registered.
         Ok(Self {
             ndev,
+            irq,
             _p: PhantomData,
         })
+    }
+
+    /// Registers `dev` as a child of the PCI device `parent`, with interrupt vector `index` of
+    /// `vectors` handled by [`Operations::interrupt`].
+    ///
+    /// The interrupt is requested (shared, named `name`) just before `register_netdev()`, and
+    /// freed after `unregister_netdev()`, so the handler never sees a device that is gone; the
+    /// vectors are freed last. Because the registration owns them, a driver keeps only the
+    /// `Registration` in its bus data.
+    pub fn new_with_irq(
+        parent: &'a pci::Device<device::Bound>,
+        dev: Builder<T>,
+        vectors: pci::IrqVectorRegistration<'a>,
+        index: usize,
+        name: &'static CStr,
+    ) -> Result<Self> {
+        if !T::HAS_INTERRUPT {
+            return Err(EINVAL);
+        }
+        let irq = crate::irq::IrqRequest::from(vectors.index(index)?).irq();
+        let ndev = dev.ndev.as_ptr();
+        // SAFETY: `irq` is a vector of `parent` that stays allocated until `vectors` is dropped,
+        // after `free_irq()`. The cookie is `ndev`, whose private data is initialised and stays
+        // so until after `free_irq()`; the handler may run right away and only gets `&T`.
+        to_result(unsafe {
+            bindings::request_irq(
+                irq,
+                Some(Adapter::<T>::interrupt),
+                bindings::IRQF_SHARED as c_ulong,
+                name.as_char_ptr(),
+                ndev.cast(),
+            )
+        })?;
+        let parent: &device::Device<device::Bound> = parent.as_ref();
+        Self::register(Some(parent), dev, Some((irq, vectors)))
     }
 
     /// Returns the registered device.
@@ -1009,6 +1309,11 @@ impl<T: Operations> Drop for Registration<'_, T> {
         // device is up, waits for in-flight callbacks (`synchronize_net()`) and for every
         // `dev_hold()` reference (`netdev_run_todo()`) before returning.
         unsafe { bindings::unregister_netdev(ndev) };
+        if let Some((irq, _)) = &self.irq {
+            // SAFETY: Requested with `ndev` as cookie (see `new_with_irq`); waits for a running
+            // handler. The vectors are freed after `drop` returns.
+            unsafe { bindings::free_irq(*irq, ndev.cast()) };
+        }
         // SAFETY: No callback can run any more and no `&Device<T>` or `ARef` exists (see above;
         // `&mut self` excludes borrows of the registration), so `T` can be dropped in place.
         // `T` is dropped before the device is freed, so e.g. NAPI instances in it can still reach
@@ -1197,6 +1502,120 @@ impl<T: Operations> Adapter<T> {
         T::tx_timeout(dev, txqueue);
     }
 
+    /// # Safety
+    ///
+    /// Must only be installed by [`Registration::new_with_irq`], with a device of type `T` as
+    /// `cookie`.
+    unsafe extern "C" fn interrupt(_irq: c_int, cookie: *mut c_void) -> bindings::irqreturn_t {
+        // SAFETY: `cookie` is a device allocated by `Builder::<T>::new` whose private data is
+        // initialised, and stays so until after the handler is freed (see `Registration`). No
+        // `&Device<T>` is created: the device may not be registered.
+        let this = unsafe { &*Device::<T>::priv_raw(cookie.cast()).cast::<T>() };
+        match T::interrupt(this) {
+            IrqReturn::None => bindings::irqreturn::IRQ_NONE,
+            IrqReturn::Handled => bindings::irqreturn::IRQ_HANDLED,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Must only be called by the core as `get_queue_stats_rx` of a device using `STAT_OPS`.
+    unsafe extern "C" fn get_queue_stats_rx(
+        ndev: *mut bindings::net_device,
+        idx: c_int,
+        stats: *mut bindings::netdev_queue_stats_rx,
+    ) {
+        // SAFETY: As in `open`; `stats` is a buffer owned by this call.
+        let (dev, stats) = unsafe { (Device::<T>::from_raw(ndev), &mut *stats) };
+        if let Some(s) = u32::try_from(idx).ok().and_then(|q| T::rx_queue_stats(dev, q)) {
+            stats.packets = s.packets;
+            stats.bytes = s.bytes;
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Must only be called by the core as `get_queue_stats_tx` of a device using `STAT_OPS`.
+    unsafe extern "C" fn get_queue_stats_tx(
+        ndev: *mut bindings::net_device,
+        idx: c_int,
+        stats: *mut bindings::netdev_queue_stats_tx,
+    ) {
+        // SAFETY: As in `get_queue_stats_rx`.
+        let (dev, stats) = unsafe { (Device::<T>::from_raw(ndev), &mut *stats) };
+        if let Some(s) = u16::try_from(idx).ok().and_then(|q| dev.tx_queue_stats(q)) {
+            let s = s.read();
+            stats.packets = s.packets;
+            stats.bytes = s.bytes;
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Must only be called by the core as `get_base_stats` of a device using `STAT_OPS`.
+    unsafe extern "C" fn get_base_stats(
+        _ndev: *mut bindings::net_device,
+        rx: *mut bindings::netdev_queue_stats_rx,
+        tx: *mut bindings::netdev_queue_stats_tx,
+    ) {
+        // Every packet is counted by a queue that always exists: nothing outside them.
+        // SAFETY: Buffers owned by this call.
+        unsafe {
+            (*rx).packets = 0;
+            (*rx).bytes = 0;
+            (*tx).packets = 0;
+            (*tx).bytes = 0;
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Must only be called by the core as `ndo_set_rx_mode` of a device using this vtable.
+    unsafe extern "C" fn set_rx_mode(ndev: *mut bindings::net_device) {
+        // SAFETY: As in `open`.
+        let dev = unsafe { Device::<T>::from_raw(ndev) };
+        // INVARIANT: The core calls `ndo_set_rx_mode` with `netif_addr_lock_bh()` held.
+        let mode = RxMode {
+            dev: ndev,
+            _p: PhantomData,
+            _not_send: NotThreadSafe,
+        };
+        T::set_rx_mode(dev, &mode);
+    }
+
+    /// # Safety
+    ///
+    /// Must only be called by the core as `ndo_fix_features` of a device using this vtable.
+    unsafe extern "C" fn fix_features(
+        ndev: *mut bindings::net_device,
+        features: bindings::netdev_features_t,
+    ) -> bindings::netdev_features_t {
+        // SAFETY: As in `open`.
+        let dev = unsafe { Device::<T>::from_raw(ndev) };
+        T::fix_features(dev, Features(features)).0
+    }
+
+    /// # Safety
+    ///
+    /// Must only be called by the core as `ndo_set_features` of a device using this vtable.
+    unsafe extern "C" fn set_features(
+        ndev: *mut bindings::net_device,
+        features: bindings::netdev_features_t,
+    ) -> c_int {
+        // SAFETY: As in `open`.
+        let dev = unsafe { Device::<T>::from_raw(ndev) };
+        from_result(|| {
+            T::set_features(dev, Features(features))?;
+            Ok(0)
+        })
+    }
+
+    const STAT_OPS: bindings::netdev_stat_ops = bindings::netdev_stat_ops {
+        get_queue_stats_rx: Some(Self::get_queue_stats_rx),
+        get_queue_stats_tx: Some(Self::get_queue_stats_tx),
+        get_base_stats: Some(Self::get_base_stats),
+    };
+
     const VTABLE: bindings::net_device_ops = bindings::net_device_ops {
         ndo_open: if T::HAS_OPEN { Some(Self::open) } else { None },
         // Always installed: it disables the NAPI instances left enabled.
@@ -1218,6 +1637,21 @@ impl<T: Operations> Adapter<T> {
             Some(bindings::eth_mac_addr)
         },
         ndo_validate_addr: Some(bindings::eth_validate_addr),
+        ndo_set_rx_mode: if T::HAS_SET_RX_MODE {
+            Some(Self::set_rx_mode)
+        } else {
+            None
+        },
+        ndo_fix_features: if T::HAS_FIX_FEATURES {
+            Some(Self::fix_features)
+        } else {
+            None
+        },
+        ndo_set_features: if T::HAS_SET_FEATURES {
+            Some(Self::set_features)
+        } else {
+            None
+        },
         ndo_tx_timeout: if T::HAS_TX_TIMEOUT {
             Some(Self::tx_timeout)
         } else {
@@ -1225,4 +1659,32 @@ impl<T: Operations> Adapter<T> {
         },
         ..pin_init::zeroed()
     };
+}
+
+#[macros::kunit_tests(rust_net_dev)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_address_validation() {
+        assert!(MacAddress::new([0x52, 0x54, 0, 0x12, 0x34, 0x56]).is_ok());
+        // Multicast and broadcast are not station addresses.
+        assert!(MacAddress::new([0x01, 0, 0x5e, 0, 0, 1]).is_err());
+        assert!(MacAddress::new([0xff; ETH_ALEN]).is_err());
+        // Neither is zero.
+        assert!(MacAddress::new([0; ETH_ALEN]).is_err());
+        let r = MacAddress::random();
+        assert!(r.is_local());
+        assert!(MacAddress::is_valid(r.as_bytes()));
+    }
+
+    #[test]
+    fn feature_flags() {
+        let f = Features::SG | Features::TSO | Features::IP_CSUM;
+        assert_eq!(f.bits(), (1 << bindings::NETIF_F_SG_BIT) | (1 << bindings::NETIF_F_TSO_BIT) | (1 << bindings::NETIF_F_IP_CSUM_BIT));
+        assert!(f.contains(Features::SG));
+        assert!(!f.contains(Features::SG | Features::TSO6));
+        assert_eq!((f - Features::TSO) & Features::TSO, Features::EMPTY);
+        assert_eq!(Features::from_bits(f.bits()), f);
+    }
 }

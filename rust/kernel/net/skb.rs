@@ -10,6 +10,7 @@
 
 use crate::{
     bindings,
+    error::to_result,
     net::{
         dev::{
             Device,
@@ -28,6 +29,9 @@ use core::{
 
 /// Length of an Ethernet header (`ETH_HLEN`).
 pub const ETH_HLEN: u32 = bindings::ETH_HLEN;
+
+/// Most page fragments an skb can have (`MAX_SKB_FRAGS`).
+pub const MAX_SKB_FRAGS: usize = bindings::MAX_SKB_FRAGS as usize;
 
 /// An owned socket buffer.
 ///
@@ -92,6 +96,18 @@ impl SkBuff {
         Ok(Self(NonNull::new(skb).ok_or(ENOMEM)?))
     }
 
+    /// Allocates a receive buffer of `len` bytes for `dev` with `NET_IP_ALIGN` headroom, so that
+    /// the IP header following a 14-byte Ethernet header is aligned
+    /// (`netdev_alloc_skb_ip_align()`).
+    ///
+    /// Uses `GFP_ATOMIC`, so it can be called from any context.
+    pub fn netdev_alloc_ip_align<U: Operations>(dev: &Device<U>, len: u32) -> Result<Self> {
+        // SAFETY: `dev` is a valid `net_device` (type invariant of `Device`).
+        let skb = unsafe { bindings::netdev_alloc_skb_ip_align(dev.as_raw(), len) };
+        // INVARIANT: A freshly allocated skb has one reference and is on no list.
+        Ok(Self(NonNull::new(skb).ok_or(ENOMEM)?))
+    }
+
     /// Returns the total length of the packet (linear part and fragments).
     #[inline]
     pub fn len(&self) -> u32 {
@@ -127,6 +143,51 @@ impl SkBuff {
         // reallocate the head or move `data` while the slice is alive. Clones may share the
         // bytes, but the networking core never writes data that is shared with a clone.
         unsafe { slice::from_raw_parts((*self.as_raw()).data, self.head_len() as usize) }
+    }
+
+    /// Returns the number of page fragments (`skb_shinfo(skb)->nr_frags`).
+    #[inline]
+    pub fn nr_frags(&self) -> u32 {
+        // SAFETY: `self.0` is valid (type invariant); the shared info lives in the head.
+        unsafe { bindings::skb_shinfo_nr_frags(self.as_raw()) }
+    }
+
+    /// Returns the length of fragment `i`, if it exists.
+    #[inline]
+    pub fn frag_len(&self, i: u32) -> Option<u32> {
+        if i >= self.nr_frags() {
+            return None;
+        }
+        // SAFETY: `i < nr_frags`, so the fragment is initialised.
+        Some(unsafe { bindings::skb_shinfo_frag_size(self.as_raw(), i) })
+    }
+
+    /// If the stack asks the device to compute the transport checksum (`CHECKSUM_PARTIAL`),
+    /// returns where the checksummed area starts, relative to `skb->data`, and the offset of
+    /// the checksum field from that start (`skb_checksum_start_offset()`, `csum_offset`).
+    #[inline]
+    pub fn checksum_partial(&self) -> Option<(u32, u32)> {
+        // SAFETY: `self.0` is valid (type invariant).
+        let summed = u32::from(unsafe { bindings::skb_get_ip_summed(self.as_raw()) });
+        if summed != bindings::CHECKSUM_PARTIAL {
+            return None;
+        }
+        // SAFETY: As above; for `CHECKSUM_PARTIAL` these fields are set by the stack.
+        let (start, off) = unsafe {
+            (
+                bindings::skb_checksum_start_offset(self.as_raw()),
+                bindings::skb_get_csum_offset(self.as_raw()),
+            )
+        };
+        Some((u32::try_from(start).ok()?, u32::from(off)))
+    }
+
+    /// Computes a `CHECKSUM_PARTIAL` checksum in software (`skb_checksum_help()`), for a
+    /// packet the device cannot offload. May unshare the data; fails with an errno from C.
+    pub fn checksum_help(&mut self) -> Result {
+        // SAFETY: We own the skb exclusively (`&mut self`, type invariant); no borrow of its
+        // data exists.
+        to_result(unsafe { bindings::skb_checksum_help(self.as_raw()) })
     }
 
     /// Returns `skb->protocol` in host byte order (for example `0x0800` for IPv4).

@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! TX and RX descriptor rings.
+//!
+//! Descriptors live in coherent DMA memory, viewed as `u64` words (two per 16-byte descriptor)
+//! and accessed with volatile I/O projections, so the driver needs no `unsafe`. Packet buffers
+//! are socket buffers mapped with streaming DMA through [`SkbSlots`], one slot per descriptor.
+//!
+//! Both rings are allocated once, at probe, at the largest size the device supports; the size
+//! in use ([`TxRing::count`], [`RxRing::count`]) is what is programmed into TDLEN/RDLEN, so
+//! `ethtool -G` never allocates.
+
+use kernel::{
+    device::{Bound, Device},
+    dma::{Coherent, DmaAddress},
+    io::{io_read, io_write},
+    net::dma::{FromDevice, SkbSlots, ToDevice},
+    prelude::*,
+};
+
+/// Largest ring the 8254x supports.
+pub(crate) const MAX_DESCS: usize = 4096;
+/// Smallest ring the C driver allows.
+pub(crate) const MIN_DESCS: usize = 80;
+/// Default ring size (as the C driver).
+pub(crate) const DEFAULT_DESCS: usize = 256;
+/// Descriptor counts must be multiples of this (TDLEN/RDLEN are multiples of 128 bytes).
+pub(crate) const DESC_MULTIPLE: usize = 8;
+
+/// TX descriptor bits (second word; legacy, context and extended data descriptors).
+pub(crate) mod txd {
+    /// End of packet.
+    pub(crate) const EOP: u64 = 1 << 24;
+    /// Insert FCS.
+    pub(crate) const IFCS: u64 = 1 << 25;
+    /// Report status (write DD back).
+    pub(crate) const RS: u64 = 1 << 27;
+    /// Extended descriptor (context or data, per DTYP).
+    pub(crate) const DEXT: u64 = 1 << 29;
+    /// Descriptor type: extended data (with DEXT).
+    pub(crate) const DTYP_D: u64 = 1 << 20;
+    /// Descriptor done (status, bit 32).
+    pub(crate) const DD: u64 = 1 << 32;
+    /// Insert the TCP/UDP checksum as the current context describes (POPTS.TXSM).
+    pub(crate) const POPTS_TXSM: u64 = 0x02 << 40;
+}
+
+/// RX descriptor fields (second word).
+pub(crate) mod rxd {
+    /// Descriptor done.
+    pub(crate) const DD: u64 = 0x01 << 32;
+    /// End of packet.
+    pub(crate) const EOP: u64 = 0x02 << 32;
+    /// Errors byte (CE, SE, SEQ, CXE, RXE); TCPE/IPE are checksum results, not frame errors.
+    pub(crate) const FRAME_ERRORS: u64 = 0x97 << 40;
+
+    /// The length the device wrote.
+    pub(crate) fn len(w: u64) -> u32 {
+        (w & 0xffff) as u32
+    }
+}
+
+/// Reads descriptor word `i` (little-endian in memory).
+///
+/// One 64-bit volatile load, so the status bits and the length written back with them are
+/// read together: no barrier is needed between checking DD and reading the length.
+fn read_word(desc: &Coherent<[u64]>, i: usize) -> Result<u64> {
+    let v: u64 = io_read!(desc, [try: i]);
+    Ok(u64::from_le(v))
+}
+
+/// Writes descriptor word `i` (little-endian in memory).
+fn write_word(desc: &Coherent<[u64]>, i: usize, v: u64) -> Result {
+    io_write!(desc, [try: i], v.to_le());
+    Ok(())
+}
+
+/// The transmit ring.
+pub(crate) struct TxRing {
+    desc: Coherent<[u64]>,
+    pub(crate) slots: SkbSlots<ToDevice>,
+    /// For the first descriptor of each queued packet, the index of its last one.
+    eop: KVec<u16>,
+    /// Descriptors in use (a multiple of [`DESC_MULTIPLE`]).
+    pub(crate) count: usize,
+    /// Next descriptor to fill.
+    pub(crate) next_to_use: usize,
+    /// First descriptor of the oldest packet not yet reclaimed.
+    pub(crate) next_to_clean: usize,
+}
+
+/// What [`TxRing::reclaim`] freed.
+#[derive(Default)]
+pub(crate) struct Reclaimed {
+    pub(crate) packets: u32,
+    pub(crate) bytes: u32,
+}
+
+/// The checksum area of a `CHECKSUM_PARTIAL` packet, as a context descriptor describes it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CsumContext {
+    /// Start of the checksummed area (TUCSS).
+    pub(crate) start: u8,
+    /// Where the checksum goes (TUCSO).
+    pub(crate) offset: u8,
+}
+
+impl TxRing {
+    pub(crate) fn new(dev: &Device<Bound>) -> Result<Self> {
+        let mut eop = KVec::with_capacity(MAX_DESCS, GFP_KERNEL)?;
+        eop.resize(MAX_DESCS, 0, GFP_KERNEL)?;
+        Ok(Self {
+            desc: Coherent::zeroed_slice(dev, 2 * MAX_DESCS, GFP_KERNEL)?,
+            slots: SkbSlots::new(dev, MAX_DESCS)?,
+            eop,
+            count: DEFAULT_DESCS,
+            next_to_use: 0,
+            next_to_clean: 0,
+        })
+    }
+
+    /// Bus address of the descriptor array.
+    pub(crate) fn dma_address(&self) -> DmaAddress {
+        self.desc.dma_address()
+    }
+
+    /// Free descriptors (one is always left unused, so that a full ring differs from an
+    /// empty one).
+    pub(crate) fn unused(&self) -> usize {
+        (self.next_to_clean + self.count - self.next_to_use - 1) % self.count
+    }
+
+    /// Forgets every descriptor and frees every buffer; the device must not be transmitting.
+    pub(crate) fn reset(&mut self) -> Result {
+        self.slots.clear();
+        for i in 0..2 * self.count {
+            write_word(&self.desc, i, 0)?;
+        }
+        self.next_to_use = 0;
+        self.next_to_clean = 0;
+        Ok(())
+    }
+
+    /// Descriptors a packet needs: one per piece, plus a context descriptor for a checksum.
+    pub(crate) fn needed(skb: &kernel::net::skb::SkBuff, csum: bool) -> usize {
+        usize::from(skb.head_len() != 0) + skb.nr_frags() as usize + usize::from(csum)
+    }
+
+    /// Queues `skb` at `next_to_use`, with a context descriptor first if `csum` is given.
+    /// Returns the bytes queued (for BQL); the caller writes TDT. `EBUSY` if the ring lacks
+    /// room: the skb is handed back untouched.
+    pub(crate) fn push(
+        &mut self,
+        skb: kernel::net::skb::SkBuff,
+        csum: Option<CsumContext>,
+    ) -> core::result::Result<u32, (Error, kernel::net::skb::SkBuff)> {
+        if Self::needed(&skb, csum.is_some()) > self.unused() {
+            return Err((EBUSY, skb));
+        }
+        let bytes = skb.len();
+        let first = self.next_to_use;
+        let mut data = first;
+        if let Some(c) = csum {
+            let w0 = u64::from(c.start) << 32 | u64::from(c.offset) << 40;
+            if let Err(e) = write_word(&self.desc, 2 * first, w0)
+                .and_then(|()| write_word(&self.desc, 2 * first + 1, txd::DEXT))
+            {
+                return Err((e, skb));
+            }
+            data = (first + 1) % self.count;
+        }
+        let (desc, count) = (&self.desc, self.count);
+        let mut last = data;
+        let mut res = Ok(());
+        let used = self.slots.map_packet(data, count, skb, |i, addr, len, eop| {
+            let mut w1 = u64::from(len) | txd::IFCS;
+            if csum.is_some() {
+                w1 |= txd::DEXT | txd::DTYP_D | txd::POPTS_TXSM;
+            }
+            if eop {
+                w1 |= txd::EOP | txd::RS;
+                last = i;
+            }
+            res = res
+                .and_then(|()| write_word(desc, 2 * i, addr))
+                .and_then(|()| write_word(desc, 2 * i + 1, w1));
+        })?;
+        if res.is_err() || used == 0 {
+            // Cannot happen (indices are below `count`); nothing was handed to the device.
+            for k in 0..used {
+                drop(self.slots.take((data + k) % count));
+            }
+            return Ok(0);
+        }
+        self.eop[first] = last as u16;
+        self.next_to_use = (last + 1) % count;
+        Ok(bytes)
+    }
+
+    /// Frees the buffers of packets the device has completed (DD in their last descriptor),
+    /// calling `free` for each packet.
+    pub(crate) fn reclaim(&mut self, mut free: impl FnMut(kernel::net::skb::SkBuff)) -> Reclaimed {
+        let mut r = Reclaimed::default();
+        while self.next_to_clean != self.next_to_use {
+            let first = self.next_to_clean;
+            let last = usize::from(self.eop[first]);
+            if last >= self.count {
+                break;
+            }
+            let Ok(w1) = read_word(&self.desc, 2 * last + 1) else {
+                break;
+            };
+            if w1 & txd::DD == 0 {
+                break;
+            }
+            let mut i = first;
+            loop {
+                if let Some(skb) = self.slots.take(i) {
+                    r.packets += 1;
+                    r.bytes += skb.len();
+                    free(skb);
+                }
+                if i == last {
+                    break;
+                }
+                i = (i + 1) % self.count;
+            }
+            self.next_to_clean = (last + 1) % self.count;
+        }
+        r
+    }
+}
+
+/// The receive ring.
+pub(crate) struct RxRing {
+    desc: Coherent<[u64]>,
+    pub(crate) slots: SkbSlots<FromDevice>,
+    /// Descriptors in use.
+    pub(crate) count: usize,
+    /// Next descriptor the device will complete.
+    pub(crate) next_to_clean: usize,
+    /// Size of each buffer (programmed into RCTL.BSIZE).
+    pub(crate) buf_len: u32,
+    /// Dropping the rest of a frame that did not fit in one buffer, up to its EOP descriptor.
+    discarding: bool,
+}
+
+/// One completed RX descriptor.
+pub(crate) enum RxEvent {
+    /// A whole frame in one buffer.
+    Frame(kernel::net::skb::SkBuff),
+    /// A frame the device flagged as bad, or one that spans buffers; dropped.
+    Error,
+}
+
+impl RxRing {
+    pub(crate) fn new(dev: &Device<Bound>) -> Result<Self> {
+        Ok(Self {
+            desc: Coherent::zeroed_slice(dev, 2 * MAX_DESCS, GFP_KERNEL)?,
+            slots: SkbSlots::new(dev, MAX_DESCS)?,
+            count: DEFAULT_DESCS,
+            next_to_clean: 0,
+            buf_len: 2048,
+            discarding: false,
+        })
+    }
+
+    /// Bus address of the descriptor array.
+    pub(crate) fn dma_address(&self) -> DmaAddress {
+        self.desc.dma_address()
+    }
+
+    /// Gives slot `i` a fresh buffer from `alloc` and hands the descriptor to the device.
+    /// Fails with `ENOMEM` if no buffer could be allocated or mapped.
+    pub(crate) fn refill(
+        &mut self,
+        i: usize,
+        alloc: &mut impl FnMut(u32) -> Option<kernel::net::skb::SkBuff>,
+    ) -> Result {
+        let skb = alloc(self.buf_len).ok_or(ENOMEM)?;
+        let addr = self.slots.map(i, skb, self.buf_len).map_err(|(e, _)| e)?;
+        write_word(&self.desc, 2 * i, addr)?;
+        write_word(&self.desc, 2 * i + 1, 0)
+    }
+
+    /// Frees every buffer and fills the ring again; the device must not be receiving.
+    pub(crate) fn reset(
+        &mut self,
+        mut alloc: impl FnMut(u32) -> Option<kernel::net::skb::SkBuff>,
+    ) -> Result {
+        self.slots.clear();
+        for i in 0..2 * self.count {
+            write_word(&self.desc, i, 0)?;
+        }
+        self.next_to_clean = 0;
+        self.discarding = false;
+        for i in 0..self.count {
+            self.refill(i, &mut alloc)?;
+        }
+        Ok(())
+    }
+
+    /// Returns the next completed descriptor, refilling its slot with a buffer from `alloc`.
+    ///
+    /// `None` if the device has not completed it yet. If no new buffer is available, the
+    /// received frame is dropped and its buffer handed back to the device (`Some(Err(ENOMEM))`),
+    /// so the ring never runs dry.
+    pub(crate) fn next(
+        &mut self,
+        alloc: &mut impl FnMut(u32) -> Option<kernel::net::skb::SkBuff>,
+    ) -> Option<Result<RxEvent>> {
+        let i = self.next_to_clean;
+        let w1 = read_word(&self.desc, 2 * i + 1).ok()?;
+        if w1 & rxd::DD == 0 {
+            return None;
+        }
+        self.next_to_clean = (i + 1) % self.count;
+
+        let recycle = |desc: &Coherent<[u64]>| write_word(desc, 2 * i + 1, 0);
+        let Some(new) = alloc(self.buf_len) else {
+            // Keep the old buffer (still mapped, never read by the CPU) for the device; the
+            // buffer address in the first word is not written back by the device.
+            return Some(recycle(&self.desc).and(Err(ENOMEM)));
+        };
+        let (old, addr) = match self.slots.swap_received(i, rxd::len(w1), new, self.buf_len) {
+            Ok(v) => v,
+            Err((e, _new)) => return Some(recycle(&self.desc).and(Err(e))),
+        };
+        if let Err(e) = write_word(&self.desc, 2 * i, addr)
+            .and_then(|()| write_word(&self.desc, 2 * i + 1, 0))
+        {
+            return Some(Err(e));
+        }
+        // A frame larger than one buffer (possible only from a peer that ignores our MTU) is
+        // dropped whole: every descriptor up to and including the one with EOP.
+        let eop = w1 & rxd::EOP != 0;
+        let bad = w1 & rxd::FRAME_ERRORS != 0 || !eop || self.discarding;
+        self.discarding = !eop;
+        Some(Ok(match old {
+            Ok(skb) if !bad => RxEvent::Frame(skb),
+            _ => RxEvent::Error,
+        }))
+    }
+
+    /// The index to write to RDT: the last descriptor refilled.
+    pub(crate) fn tail(&self) -> usize {
+        (self.next_to_clean + self.count - 1) % self.count
+    }
+}
