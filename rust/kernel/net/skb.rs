@@ -190,6 +190,36 @@ impl SkBuff {
         to_result(unsafe { bindings::skb_checksum_help(self.as_raw()) })
     }
 
+    /// Prepares a TCP GSO packet for hardware segmentation with a TCP/IP context descriptor
+    /// (as the 8254x and many other NICs have): the IPv4 total length and header checksum are
+    /// cleared and the TCP checksum is seeded with the pseudo-header sum, as the device expects.
+    ///
+    /// Returns `None` if the packet is not TCP GSO (nothing is changed). Fails if the headers
+    /// cannot be unshared, or for an unknown network protocol.
+    pub fn tso_prepare(&mut self) -> Result<Option<Tso>> {
+        let mut f = [0u32; 8];
+        // SAFETY: We own the skb exclusively (`&mut self`, type invariant) and no borrow of its
+        // data exists; `f` has the 8 entries the helper writes.
+        let v = unsafe { bindings::skb_tso_prepare(self.as_raw(), f.as_mut_ptr()) };
+        if v < 0 {
+            return Err(Error::from_errno(v));
+        }
+        if v == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Tso {
+            ipv4: v == 4,
+            ip_start: f[0],
+            ip_csum: f[1],
+            ip_end: f[2],
+            tcp_start: f[3],
+            tcp_csum: f[4],
+            hdr_len: f[5],
+            mss: f[6],
+            payload_len: f[7],
+        }))
+    }
+
     /// Returns `skb->protocol` in host byte order (for example `0x0800` for IPv4).
     #[inline]
     pub fn protocol(&self) -> u16 {
@@ -348,6 +378,30 @@ impl Drop for SkBuff {
         // any context. It does not dereference `skb->dev`, which may be stale by now.
         unsafe { bindings::dev_kfree_skb_any(self.as_raw()) }
     }
+}
+
+/// Offsets (from `skb->data`) and sizes describing a TCP GSO packet to a segmentation
+/// offload engine; see [`SkBuff::tso_prepare`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tso {
+    /// IPv4 (else IPv6).
+    pub ipv4: bool,
+    /// Start of the IP header.
+    pub ip_start: u32,
+    /// IPv4 header checksum field (0 for IPv6).
+    pub ip_csum: u32,
+    /// Last byte of the IPv4 header (0 for IPv6).
+    pub ip_end: u32,
+    /// Start of the TCP header.
+    pub tcp_start: u32,
+    /// TCP checksum field.
+    pub tcp_csum: u32,
+    /// Length of all headers, up to the TCP payload.
+    pub hdr_len: u32,
+    /// Maximum segment size.
+    pub mss: u32,
+    /// TCP payload length.
+    pub payload_len: u32,
 }
 
 /// A FIFO of owned packets (`struct sk_buff_head`).

@@ -34,7 +34,7 @@ use kernel::{
     time::{delay::fsleep, Delta},
 };
 use regs::BAR0_SIZE;
-use ring::{CsumContext, RxEvent, RxRing, TxRing};
+use ring::{RxEvent, RxRing, TxContext, TxRing};
 
 /// Driver name, as `ethtool -i` reports it.
 const DRV_NAME: &CStr = c"e1000_rust";
@@ -210,6 +210,34 @@ impl Nic {
         res
     }
 
+    /// The context descriptor `skb` needs: TSO for TCP GSO packets, a checksum for
+    /// `CHECKSUM_PARTIAL` ones. The context fields are one byte wide (headers up to 255
+    /// bytes); a checksum beyond that is computed in software, TSO beyond that fails (the
+    /// core does not hand such packets to a device with 8254x limits in practice).
+    fn tx_context(skb: &mut SkBuff) -> Result<Option<TxContext>> {
+        let b = |v: u32| u8::try_from(v).map_err(|_| EINVAL);
+        if let Some(t) = skb.tso_prepare()? {
+            return Ok(Some(TxContext::Tso {
+                ipv4: t.ipv4,
+                ipcss: b(t.ip_start)?,
+                ipcso: b(t.ip_csum)?,
+                ipcse: u16::try_from(t.ip_end).map_err(|_| EINVAL)?,
+                tucss: b(t.tcp_start)?,
+                tucso: b(t.tcp_csum)?,
+                hdr_len: b(t.hdr_len)?,
+                mss: u16::try_from(t.mss).map_err(|_| EINVAL)?,
+                payload_len: t.payload_len,
+            }));
+        }
+        let Some((start, off)) = skb.checksum_partial() else {
+            return Ok(None);
+        };
+        match (b(start), b(start + off)) {
+            (Ok(start), Ok(offset)) => Ok(Some(TxContext::Csum { start, offset })),
+            _ => skb.checksum_help().map(|()| None),
+        }
+    }
+
     /// Reads the link state and updates the carrier, waking the queue on link up.
     fn update_link(dev: &Device<Self>, bar: &Bar0<'_>) {
         match hw::link(bar) {
@@ -280,30 +308,24 @@ impl dev::Operations for Nic {
             txq.stats().add_drops(1);
             return NetdevTx::Ok;
         };
-        // Checksum offload: the context descriptor's fields are one byte wide; anything
-        // beyond (never seen with TCP/UDP) is computed in software.
+        // Room check first, so that a busy queue hands back an untouched skb. Completion also
+        // runs under the TX queue lock we hold, so the room cannot shrink meanwhile.
+        if nic.tx.lock().unused() < TxRing::needed(&skb, true) {
+            txq.stop();
+            return NetdevTx::Busy(skb);
+        }
         let mut skb = skb;
-        let csum = match skb.checksum_partial() {
-            None => None,
-            Some((start, off)) => match (u8::try_from(start), u8::try_from(start + off)) {
-                (Ok(start), Ok(offset)) => Some(CsumContext { start, offset }),
-                _ => {
-                    if skb.checksum_help().is_err() {
-                        txq.stats().add_drops(1);
-                        return NetdevTx::Ok;
-                    }
-                    None
-                }
-            },
+        let ctx = match Self::tx_context(&mut skb) {
+            Ok(ctx) => ctx,
+            Err(_) => {
+                drop(skb);
+                txq.stats().add_drops(1);
+                return NetdevTx::Ok;
+            }
         };
         let mut tx = nic.tx.lock();
-        let len = match tx.push(skb, csum) {
+        let len = match tx.push(skb, ctx) {
             Ok(len) => len,
-            Err((e, skb)) if e == EBUSY => {
-                // Not enough room: should not happen, the queue stops early enough.
-                txq.stop();
-                return NetdevTx::Busy(skb);
-            }
             Err((_, skb)) => {
                 drop(skb);
                 txq.stats().add_drops(1);
@@ -528,7 +550,10 @@ impl pci::Driver for E1000Driver {
             }),
         )?;
         b.set_mac_address(&mac);
-        let offloads = dev::Features::SG | dev::Features::HW_CSUM;
+        let offloads = dev::Features::SG
+            | dev::Features::HW_CSUM
+            | dev::Features::TSO
+            | dev::Features::TSO6;
         b.set_features(offloads, offloads);
         // RAH/RAL can be rewritten while receiving, as the C driver does.
         b.set_live_addr_change();

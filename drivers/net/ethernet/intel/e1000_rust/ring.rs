@@ -41,6 +41,14 @@ pub(crate) mod txd {
     pub(crate) const DTYP_D: u64 = 1 << 20;
     /// Descriptor done (status, bit 32).
     pub(crate) const DD: u64 = 1 << 32;
+    /// TCP segmentation enable (data and context descriptors).
+    pub(crate) const TSE: u64 = 1 << 26;
+    /// Context: the packet is TCP (TUCMD.TCP).
+    pub(crate) const CTX_TCP: u64 = 1 << 24;
+    /// Context: the packet is IPv4 (TUCMD.IP).
+    pub(crate) const CTX_IP: u64 = 1 << 25;
+    /// Insert the IPv4 header checksum (POPTS.IXSM).
+    pub(crate) const POPTS_IXSM: u64 = 0x01 << 40;
     /// Insert the TCP/UDP checksum as the current context describes (POPTS.TXSM).
     pub(crate) const POPTS_TXSM: u64 = 0x02 << 40;
 }
@@ -96,13 +104,77 @@ pub(crate) struct Reclaimed {
     pub(crate) bytes: u32,
 }
 
-/// The checksum area of a `CHECKSUM_PARTIAL` packet, as a context descriptor describes it.
+/// What the context descriptor before a packet tells the device.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct CsumContext {
-    /// Start of the checksummed area (TUCSS).
-    pub(crate) start: u8,
-    /// Where the checksum goes (TUCSO).
-    pub(crate) offset: u8,
+pub(crate) enum TxContext {
+    /// Insert a checksum over `[start, end)` at `offset` (`CHECKSUM_PARTIAL`).
+    Csum {
+        /// Start of the checksummed area (TUCSS).
+        start: u8,
+        /// Where the checksum goes (TUCSO).
+        offset: u8,
+    },
+    /// Segment the TCP payload (TSO), inserting the IPv4 (if `ipv4`) and TCP checksums.
+    Tso {
+        ipv4: bool,
+        ipcss: u8,
+        ipcso: u8,
+        ipcse: u16,
+        tucss: u8,
+        tucso: u8,
+        hdr_len: u8,
+        mss: u16,
+        payload_len: u32,
+    },
+}
+
+impl TxContext {
+    /// The two words of the context descriptor.
+    fn words(self) -> (u64, u64) {
+        match self {
+            TxContext::Csum { start, offset } => {
+                (u64::from(start) << 32 | u64::from(offset) << 40, txd::DEXT)
+            }
+            TxContext::Tso {
+                ipv4,
+                ipcss,
+                ipcso,
+                ipcse,
+                tucss,
+                tucso,
+                hdr_len,
+                mss,
+                payload_len,
+            } => {
+                let w0 = u64::from(ipcss)
+                    | u64::from(ipcso) << 8
+                    | u64::from(ipcse) << 16
+                    | u64::from(tucss) << 32
+                    | u64::from(tucso) << 40;
+                let mut w1 = u64::from(payload_len & 0xf_ffff)
+                    | txd::DEXT
+                    | txd::TSE
+                    | txd::CTX_TCP
+                    | u64::from(hdr_len) << 40
+                    | u64::from(mss) << 48;
+                if ipv4 {
+                    w1 |= txd::CTX_IP;
+                }
+                (w0, w1)
+            }
+        }
+    }
+
+    /// Bits of the packet's data descriptors.
+    fn data_bits(self) -> u64 {
+        let ext = txd::DEXT | txd::DTYP_D | txd::POPTS_TXSM;
+        match self {
+            TxContext::Csum { .. } => ext,
+            TxContext::Tso { ipv4, .. } => {
+                ext | txd::TSE | if ipv4 { txd::POPTS_IXSM } else { 0 }
+            }
+        }
+    }
 }
 
 impl TxRing {
@@ -146,24 +218,24 @@ impl TxRing {
         usize::from(skb.head_len() != 0) + skb.nr_frags() as usize + usize::from(csum)
     }
 
-    /// Queues `skb` at `next_to_use`, with a context descriptor first if `csum` is given.
+    /// Queues `skb` at `next_to_use`, with a context descriptor first if `ctx` is given.
     /// Returns the bytes queued (for BQL); the caller writes TDT. `EBUSY` if the ring lacks
     /// room: the skb is handed back untouched.
     pub(crate) fn push(
         &mut self,
         skb: kernel::net::skb::SkBuff,
-        csum: Option<CsumContext>,
+        ctx: Option<TxContext>,
     ) -> core::result::Result<u32, (Error, kernel::net::skb::SkBuff)> {
-        if Self::needed(&skb, csum.is_some()) > self.unused() {
+        if Self::needed(&skb, ctx.is_some()) > self.unused() {
             return Err((EBUSY, skb));
         }
         let bytes = skb.len();
         let first = self.next_to_use;
         let mut data = first;
-        if let Some(c) = csum {
-            let w0 = u64::from(c.start) << 32 | u64::from(c.offset) << 40;
+        if let Some(c) = ctx {
+            let (w0, w1) = c.words();
             if let Err(e) = write_word(&self.desc, 2 * first, w0)
-                .and_then(|()| write_word(&self.desc, 2 * first + 1, txd::DEXT))
+                .and_then(|()| write_word(&self.desc, 2 * first + 1, w1))
             {
                 return Err((e, skb));
             }
@@ -174,8 +246,8 @@ impl TxRing {
         let mut res = Ok(());
         let used = self.slots.map_packet(data, count, skb, |i, addr, len, eop| {
             let mut w1 = u64::from(len) | txd::IFCS;
-            if csum.is_some() {
-                w1 |= txd::DEXT | txd::DTYP_D | txd::POPTS_TXSM;
+            if let Some(c) = ctx {
+                w1 |= c.data_bits();
             }
             if eop {
                 w1 |= txd::EOP | txd::RS;
