@@ -383,4 +383,16 @@ __rust_helper int rust_helper_skb_tso_prepare(struct sk_buff *skb, u32 *f)
 	return -EINVAL;
 }
 
+__rust_helper void rust_helper_skb_set_csum_unnecessary(struct sk_buff *skb)
+{
+	skb->ip_summed = CHECKSUM_UNNECESSARY;
+}
+
+__rust_helper void rust_helper___vlan_hwaccel_put_tag(struct sk_buff *skb,
+						       __be16 vlan_proto,
+						       u16 vlan_tci)
+{
+	__vlan_hwaccel_put_tag(skb, vlan_proto, vlan_tci);
+}
+
 #endif /* CONFIG_NET */

@@ -220,6 +220,28 @@ impl SkBuff {
         }))
     }
 
+    /// Marks a received packet's transport checksum as verified by the device
+    /// (`CHECKSUM_UNNECESSARY`).
+    #[inline]
+    pub fn set_checksum_unnecessary(&mut self) {
+        // SAFETY: We own the skb exclusively (`&mut self`, type invariant).
+        unsafe { bindings::skb_set_csum_unnecessary(self.as_raw()) }
+    }
+
+    /// Records the 802.1Q tag `tci` that the device stripped from a received frame
+    /// (`__vlan_hwaccel_put_tag()` with `ETH_P_8021Q`).
+    #[inline]
+    pub fn put_vlan_tag(&mut self, tci: u16) {
+        // SAFETY: We own the skb exclusively (`&mut self`, type invariant).
+        unsafe {
+            bindings::__vlan_hwaccel_put_tag(
+                self.as_raw(),
+                (bindings::ETH_P_8021Q as u16).to_be(),
+                tci,
+            )
+        }
+    }
+
     /// Returns `skb->protocol` in host byte order (for example `0x0800` for IPv4).
     #[inline]
     pub fn protocol(&self) -> u16 {

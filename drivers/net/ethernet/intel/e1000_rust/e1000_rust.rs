@@ -34,7 +34,7 @@ use kernel::{
     time::{delay::fsleep, Delta},
 };
 use regs::BAR0_SIZE;
-use ring::{RxEvent, RxRing, TxContext, TxRing};
+use ring::{rxd, RxEvent, RxRing, TxContext, TxRing};
 
 /// Driver name, as `ethtool -i` reports it.
 const DRV_NAME: &CStr = c"e1000_rust";
@@ -45,6 +45,8 @@ const MAX_MTU: u32 = 16110;
 const ETH_FCS_LEN: u32 = 4;
 /// VLAN tag length.
 const VLAN_HLEN: u32 = 4;
+/// The 802.1Q EtherType.
+const ETH_P_8021Q: u16 = 0x8100;
 
 /// Stop the queue when fewer descriptors than this are free: the largest packet needs one per
 /// fragment, one for the linear part and a context descriptor.
@@ -76,12 +78,35 @@ struct Nic {
     promisc: AtomicFlag,
     /// Multicast promiscuous mode, as last programmed by `set_rx_mode`.
     allmulti: AtomicFlag,
+    /// RX offload settings (`set_features`): checksum results, deliver errored frames,
+    /// keep the FCS, strip VLAN tags.
+    rx_csum: AtomicFlag,
+    rx_all: AtomicFlag,
+    rx_fcs: AtomicFlag,
+    vlan_strip: AtomicFlag,
     /// Set by the interrupt handler on a link status change, handled in poll.
     link_changed: AtomicFlag,
     /// Accumulated hardware statistics (process context only).
     #[pin]
     hw_stats: Mutex<ethtool::HwCounters>,
 }
+
+/// Offloads the device has: TX scatter-gather, checksum and TSO; RX checksum results, VLAN
+/// tag stripping, delivery of errored frames and of the FCS.
+const HW_FEATURES: dev::Features = dev::Features::from_bits(
+    dev::Features::SG.bits()
+        | dev::Features::HW_CSUM.bits()
+        | dev::Features::TSO.bits()
+        | dev::Features::TSO6.bits()
+        | dev::Features::RXCSUM.bits()
+        | dev::Features::HW_VLAN_CTAG_RX.bits()
+        | dev::Features::RXALL.bits()
+        | dev::Features::RXFCS.bits(),
+);
+/// Enabled at probe (as the C driver): all but RXALL and RXFCS.
+const DEFAULT_FEATURES: dev::Features = dev::Features::from_bits(
+    HW_FEATURES.bits() & !(dev::Features::RXALL.bits() | dev::Features::RXFCS.bits()),
+);
 
 /// How long the receiver and transmitter get to finish DMA in flight after being disabled
 /// (as `e1000_down()`).
@@ -168,6 +193,8 @@ impl Nic {
             bar.write_reg(regs::RDH::zeroed());
             bar.write_reg(regs::RDT::zeroed().try_with_value(rx.tail() as u32)?);
         }
+        bar.write_reg(regs::VET::zeroed().with_value(ETH_P_8021Q));
+        bar.update(regs::CTRL, |c| c.with_vme(self.vlan_strip.load(Relaxed)));
         bar.write_reg(regs::RDTR::zeroed());
         bar.write_reg(regs::RADV::zeroed());
         bar.write_reg(
@@ -177,7 +204,8 @@ impl Nic {
                 // Keep the promiscuous modes `set_rx_mode` chose.
                 .with_upe(self.promisc.load(Relaxed))
                 .with_mpe(self.allmulti.load(Relaxed))
-                .with_secrc(true)
+                .with_secrc(!self.rx_fcs.load(Relaxed))
+                .with_sbp(self.rx_all.load(Relaxed))
                 .with_lpe(mtu > dev::ETH_DATA_LEN)
                 .with_bsex(bsex)
                 .try_with_bsize(bsize)?,
@@ -397,6 +425,33 @@ impl dev::Operations for Nic {
         }
     }
 
+    fn set_features(dev: &Device<Self>, f: dev::Features) -> Result {
+        let nic = dev.data();
+        nic.rx_csum.store(f.contains(dev::Features::RXCSUM), Relaxed);
+        nic.rx_all.store(f.contains(dev::Features::RXALL), Relaxed);
+        nic.rx_fcs.store(f.contains(dev::Features::RXFCS), Relaxed);
+        nic.vlan_strip
+            .store(f.contains(dev::Features::HW_VLAN_CTAG_RX), Relaxed);
+        if !dev.is_running() {
+            return Ok(());
+        }
+        // No reset (unlike the C driver): only the affected bits, each register only if it
+        // changes (an RCTL write stops QEMU's receiver for up to a second).
+        let bar = nic.bar.try_access().ok_or(ENXIO)?;
+        let rctl = bar.read(regs::RCTL);
+        let new = rctl
+            .with_secrc(!f.contains(dev::Features::RXFCS))
+            .with_sbp(f.contains(dev::Features::RXALL));
+        if new.into_raw() != rctl.into_raw() {
+            bar.write_reg(new);
+        }
+        let ctrl = bar.read(regs::CTRL);
+        if ctrl.vme() != f.contains(dev::Features::HW_VLAN_CTAG_RX) {
+            bar.write_reg(ctrl.with_vme(f.contains(dev::Features::HW_VLAN_CTAG_RX)));
+        }
+        Ok(())
+    }
+
     fn rx_queue_stats(dev: &Device<Self>, q: u32) -> Option<QueueStatsSnapshot> {
         (q == 0).then(|| dev.data().napi.rx_stats().read())
     }
@@ -457,9 +512,11 @@ impl napi::Poll for Nic {
             while done < budget {
                 match rx.next(&mut alloc) {
                     None => break,
-                    Some(Ok(RxEvent::Frame(skb))) => {
-                        // On failure the frame is freed by `push`; count it.
-                        if frames.push(skb, GFP_ATOMIC).is_err() {
+                    Some(Ok(RxEvent::Frame(skb, w1))) => {
+                        if w1 & rxd::FRAME_ERRORS != 0 && !nic.rx_all.load(Relaxed) {
+                            dropped += 1;
+                        } else if frames.push((skb, w1), GFP_ATOMIC).is_err() {
+                            // The frame was freed by `push`; count it.
                             dropped += 1;
                         }
                     }
@@ -475,8 +532,19 @@ impl napi::Poll for Nic {
         if dropped != 0 {
             ctx.stats().add_drops(dropped);
         }
-        for mut skb in frames {
+        let (rx_csum, vlan_strip) = (nic.rx_csum.load(Relaxed), nic.vlan_strip.load(Relaxed));
+        for (mut skb, w1) in frames {
             let len = skb.len() as usize;
+            // QEMU's model always sets IXSM (it checks nothing): CHECKSUM_NONE there.
+            if rx_csum
+                && w1 & (rxd::IXSM | rxd::TCPE | rxd::IPE) == 0
+                && w1 & rxd::TCPCS != 0
+            {
+                skb.set_checksum_unnecessary();
+            }
+            if vlan_strip && w1 & rxd::VP != 0 {
+                skb.put_vlan_tag(rxd::vlan(w1));
+            }
             if skb.eth_type_trans(dev).is_ok() {
                 ctx.stats().add(1, len);
                 ctx.gro_receive(skb);
@@ -545,16 +613,18 @@ impl pci::Driver for E1000Driver {
                 up: AtomicFlag::new(false),
                 promisc: AtomicFlag::new(false),
                 allmulti: AtomicFlag::new(false),
+                rx_csum: AtomicFlag::new(DEFAULT_FEATURES.contains(dev::Features::RXCSUM)),
+                rx_all: AtomicFlag::new(false),
+                rx_fcs: AtomicFlag::new(false),
+                vlan_strip: AtomicFlag::new(
+                    DEFAULT_FEATURES.contains(dev::Features::HW_VLAN_CTAG_RX),
+                ),
                 link_changed: AtomicFlag::new(false),
                 hw_stats <- new_mutex!(ethtool::HwCounters::default(), "e1000_rust::hw_stats"),
             }),
         )?;
         b.set_mac_address(&mac);
-        let offloads = dev::Features::SG
-            | dev::Features::HW_CSUM
-            | dev::Features::TSO
-            | dev::Features::TSO6;
-        b.set_features(offloads, offloads);
+        b.set_features(HW_FEATURES, DEFAULT_FEATURES);
         // RAH/RAL can be rewritten while receiving, as the C driver does.
         b.set_live_addr_change();
         b.set_ethtool_ops();

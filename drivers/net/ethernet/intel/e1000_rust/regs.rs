@@ -74,6 +74,11 @@ register! {
         15:0 data;
     }
 
+    /// VLAN Ether Type.
+    pub(crate) VET(u32) @ 0x0038 {
+        15:0 value;
+    }
+
     /// Interrupt Cause Read (reading clears the causes).
     pub(crate) ICR(u32) @ 0x00c0 {
         31:0 causes;
@@ -116,6 +121,8 @@ register! {
         4:4 mpe => bool;
         /// Unicast promiscuous.
         3:3 upe => bool;
+        /// Store bad packets.
+        2:2 sbp => bool;
         /// Receiver enable.
         1:1 en => bool;
     }

@@ -61,6 +61,21 @@ pub(crate) mod rxd {
     pub(crate) const EOP: u64 = 0x02 << 32;
     /// Errors byte (CE, SE, SEQ, CXE, RXE); TCPE/IPE are checksum results, not frame errors.
     pub(crate) const FRAME_ERRORS: u64 = 0x97 << 40;
+    /// Ignore checksum indication: the device did not check.
+    pub(crate) const IXSM: u64 = 0x04 << 32;
+    /// The frame had an 802.1Q tag, stripped into the special field.
+    pub(crate) const VP: u64 = 0x08 << 32;
+    /// TCP/UDP checksum was checked.
+    pub(crate) const TCPCS: u64 = 0x20 << 32;
+    /// TCP/UDP checksum error.
+    pub(crate) const TCPE: u64 = 0x20 << 40;
+    /// IPv4 header checksum error.
+    pub(crate) const IPE: u64 = 0x40 << 40;
+
+    /// The VLAN tag (special field).
+    pub(crate) fn vlan(w: u64) -> u16 {
+        (w >> 48) as u16
+    }
 
     /// The length the device wrote.
     pub(crate) fn len(w: u64) -> u32 {
@@ -319,8 +334,9 @@ pub(crate) struct RxRing {
 
 /// One completed RX descriptor.
 pub(crate) enum RxEvent {
-    /// A whole frame in one buffer.
-    Frame(kernel::net::skb::SkBuff),
+    /// A whole frame in one buffer, with its descriptor's status word (the driver decides
+    /// about frames the device flagged, see `rxd::FRAME_ERRORS`).
+    Frame(kernel::net::skb::SkBuff, u64),
     /// A frame the device flagged as bad, or one that spans buffers; dropped.
     Error,
 }
@@ -406,10 +422,10 @@ impl RxRing {
         // A frame larger than one buffer (possible only from a peer that ignores our MTU) is
         // dropped whole: every descriptor up to and including the one with EOP.
         let eop = w1 & rxd::EOP != 0;
-        let bad = w1 & rxd::FRAME_ERRORS != 0 || !eop || self.discarding;
+        let bad = !eop || self.discarding;
         self.discarding = !eop;
         Some(Ok(match old {
-            Ok(skb) if !bad => RxEvent::Frame(skb),
+            Ok(skb) if !bad => RxEvent::Frame(skb, w1),
             _ => RxEvent::Error,
         }))
     }
