@@ -37,6 +37,7 @@ use kernel::{
             Registration,
             TxQueue, //
         },
+        ethtool,
         napi::{
             self,
             Napi,
@@ -46,7 +47,6 @@ use kernel::{
             self,
             SkBuff, //
         },
-        ethtool,
         stats::{
             QueueStatsSnapshot,
             RtnlLinkStats64, //

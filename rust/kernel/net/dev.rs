@@ -72,14 +72,13 @@
 
 use crate::{
     bindings, device,
-    irq::IrqReturn,
-    pci,
     error::{
         from_result,
         to_result,
         VTABLE_DEFAULT_ERROR, //
     },
     fmt,
+    irq::IrqReturn,
     net::{
         skb::SkBuff,
         stats::{
@@ -89,7 +88,7 @@ use crate::{
             StatsWriter, //
         },
     },
-    pr_warn_once,
+    pci, pr_warn_once,
     prelude::*,
     sync::{
         aref::AlwaysRefCounted,
@@ -1136,9 +1135,7 @@ impl<T: Operations> Builder<T> {
     {
         // SAFETY: The device is exclusively ours; the table is a `'static` constant whose
         // callbacks are instantiated for this device's private data type.
-        unsafe {
-            (*self.ndev.as_ptr()).ethtool_ops = &crate::net::ethtool::Adapter::<T>::VTABLE
-        };
+        unsafe { (*self.ndev.as_ptr()).ethtool_ops = &crate::net::ethtool::Adapter::<T>::VTABLE };
     }
 
     /// Marks the link as down before registration (`netif_carrier_off()`).
@@ -1231,13 +1228,13 @@ impl<'a, T: Operations> Registration<'a, T> {
         // the callbacks, whose requirements hold by the invariants of `Device`.
         let ret = unsafe { bindings::register_netdev(ndev.as_ptr()) };
         if ret != 0 {
-            // SAFETY: `register_netdev()` failed and unwound completely (including waiting for
-            // any reference taken while the device was briefly visible): the device is not
-            // registered and unused again, except by the interrupt handler, removed first.
             if let Some((irq, _)) = &irq {
                 // SAFETY: Requested by `new_with_irq` with `ndev` as cookie.
                 unsafe { bindings::free_irq(*irq, ndev.as_ptr().cast()) };
             }
+            // SAFETY: `register_netdev()` failed and unwound completely (including waiting for
+            // any reference taken while the device was briefly visible): the device is not
+            // registered and unused again; its interrupt handler was removed above.
             drop(unsafe { Builder::<T>::from_raw(ndev) });
             return Err(Error::from_errno(ret));
         }
@@ -1527,7 +1524,10 @@ impl<T: Operations> Adapter<T> {
     ) {
         // SAFETY: As in `open`; `stats` is a buffer owned by this call.
         let (dev, stats) = unsafe { (Device::<T>::from_raw(ndev), &mut *stats) };
-        if let Some(s) = u32::try_from(idx).ok().and_then(|q| T::rx_queue_stats(dev, q)) {
+        if let Some(s) = u32::try_from(idx)
+            .ok()
+            .and_then(|q| T::rx_queue_stats(dev, q))
+        {
             stats.packets = s.packets;
             stats.bytes = s.bytes;
         }
@@ -1681,7 +1681,12 @@ mod tests {
     #[test]
     fn feature_flags() {
         let f = Features::SG | Features::TSO | Features::IP_CSUM;
-        assert_eq!(f.bits(), (1 << bindings::NETIF_F_SG_BIT) | (1 << bindings::NETIF_F_TSO_BIT) | (1 << bindings::NETIF_F_IP_CSUM_BIT));
+        assert_eq!(
+            f.bits(),
+            (1 << bindings::NETIF_F_SG_BIT)
+                | (1 << bindings::NETIF_F_TSO_BIT)
+                | (1 << bindings::NETIF_F_IP_CSUM_BIT)
+        );
         assert!(f.contains(Features::SG));
         assert!(!f.contains(Features::SG | Features::TSO6));
         assert_eq!((f - Features::TSO) & Features::TSO, Features::EMPTY);

@@ -126,7 +126,7 @@ impl<D: Direction> SkbSlots<D> {
         for _ in 0..count {
             slots.push(Slot::EMPTY, GFP_KERNEL)?;
         }
-        let dev: &device::Device = dev.as_ref();
+        let dev: &device::Device = dev;
         Ok(Self {
             dev: dev.into(),
             slots,
@@ -149,20 +149,16 @@ impl<D: Direction> SkbSlots<D> {
     /// Returns `true` if slot `i` holds a buffer (mapped or a packet's final skb).
     #[inline]
     pub fn is_used(&self, i: usize) -> bool {
-        self.slots.get(i).is_some_and(|s| s.len != 0 || s.skb.is_some())
+        self.slots
+            .get(i)
+            .is_some_and(|s| s.len != 0 || s.skb.is_some())
     }
 
     fn map_raw(&self, ptr: *mut u8, len: u32) -> Result<DmaAddress> {
         // SAFETY: `self.dev` is a valid, bound device (type invariant); the caller passes a
         // kernel virtual address of `len` bytes that stays allocated while mapped.
         let addr = unsafe {
-            bindings::dma_map_single_attrs(
-                self.dev.as_raw(),
-                ptr.cast(),
-                len as usize,
-                D::RAW,
-                0,
-            )
+            bindings::dma_map_single_attrs(self.dev.as_raw(), ptr.cast(), len as usize, D::RAW, 0)
         };
         // SAFETY: `addr` was just returned for `self.dev`.
         if unsafe { bindings::dma_mapping_error(self.dev.as_raw(), addr) } != 0 {
@@ -284,10 +280,16 @@ impl SkbSlots<ToDevice> {
                 let len = skb.frag_len(f).unwrap_or(0);
                 // SAFETY: `self.dev` is bound and valid (type invariant); `f < nr_frags`.
                 let addr = unsafe {
-                    bindings::skb_shinfo_frag_dma_map(self.dev.as_raw(), skb.as_raw(), f, ToDevice::RAW)
+                    bindings::skb_shinfo_frag_dma_map(
+                        self.dev.as_raw(),
+                        skb.as_raw(),
+                        f,
+                        ToDevice::RAW,
+                    )
                 };
                 // SAFETY: `addr` was just returned for `self.dev`.
-                if len == 0 || unsafe { bindings::dma_mapping_error(self.dev.as_raw(), addr) } != 0 {
+                if len == 0 || unsafe { bindings::dma_mapping_error(self.dev.as_raw(), addr) } != 0
+                {
                     err = Some(ENOMEM);
                     break;
                 }

@@ -179,17 +179,23 @@ pub struct LinkMode(u32);
 
 impl LinkMode {
     /// 10baseT half duplex.
-    pub const M10_HALF: Self = Self(bindings::ethtool_link_mode_bit_indices_ETHTOOL_LINK_MODE_10baseT_Half_BIT);
+    pub const M10_HALF: Self =
+        Self(bindings::ethtool_link_mode_bit_indices_ETHTOOL_LINK_MODE_10baseT_Half_BIT);
     /// 10baseT full duplex.
-    pub const M10_FULL: Self = Self(bindings::ethtool_link_mode_bit_indices_ETHTOOL_LINK_MODE_10baseT_Full_BIT);
+    pub const M10_FULL: Self =
+        Self(bindings::ethtool_link_mode_bit_indices_ETHTOOL_LINK_MODE_10baseT_Full_BIT);
     /// 100baseT half duplex.
-    pub const M100_HALF: Self = Self(bindings::ethtool_link_mode_bit_indices_ETHTOOL_LINK_MODE_100baseT_Half_BIT);
+    pub const M100_HALF: Self =
+        Self(bindings::ethtool_link_mode_bit_indices_ETHTOOL_LINK_MODE_100baseT_Half_BIT);
     /// 100baseT full duplex.
-    pub const M100_FULL: Self = Self(bindings::ethtool_link_mode_bit_indices_ETHTOOL_LINK_MODE_100baseT_Full_BIT);
+    pub const M100_FULL: Self =
+        Self(bindings::ethtool_link_mode_bit_indices_ETHTOOL_LINK_MODE_100baseT_Full_BIT);
     /// 1000baseT full duplex.
-    pub const M1000_FULL: Self = Self(bindings::ethtool_link_mode_bit_indices_ETHTOOL_LINK_MODE_1000baseT_Full_BIT);
+    pub const M1000_FULL: Self =
+        Self(bindings::ethtool_link_mode_bit_indices_ETHTOOL_LINK_MODE_1000baseT_Full_BIT);
     /// Auto-negotiation.
-    pub const AUTONEG: Self = Self(bindings::ethtool_link_mode_bit_indices_ETHTOOL_LINK_MODE_Autoneg_BIT);
+    pub const AUTONEG: Self =
+        Self(bindings::ethtool_link_mode_bit_indices_ETHTOOL_LINK_MODE_Autoneg_BIT);
     /// Twisted pair.
     pub const TP: Self = Self(bindings::ethtool_link_mode_bit_indices_ETHTOOL_LINK_MODE_TP_BIT);
 }
@@ -446,6 +452,10 @@ impl<T: Operations> Adapter<T> {
         unsafe { Device::<T>::from_raw(ndev) }
     }
 
+    /// # Safety
+    ///
+    /// Must only be called by the networking core as `get_drvinfo` of a device whose ethtool
+    /// operations are `Adapter::<T>::VTABLE`.
     unsafe extern "C" fn get_drvinfo(
         ndev: *mut bindings::net_device,
         info: *mut bindings::ethtool_drvinfo,
@@ -456,6 +466,10 @@ impl<T: Operations> Adapter<T> {
         T::get_drvinfo(dev, &mut DrvInfo(info));
     }
 
+    /// # Safety
+    ///
+    /// Must only be called by the networking core as `get_link_ksettings` of a device whose ethtool
+    /// operations are `Adapter::<T>::VTABLE`.
     unsafe extern "C" fn get_link_ksettings(
         ndev: *mut bindings::net_device,
         ks: *mut bindings::ethtool_link_ksettings,
@@ -468,6 +482,10 @@ impl<T: Operations> Adapter<T> {
         })
     }
 
+    /// # Safety
+    ///
+    /// Must only be called by the networking core as `get_ringparam` of a device whose ethtool
+    /// operations are `Adapter::<T>::VTABLE`.
     unsafe extern "C" fn get_ringparam(
         ndev: *mut bindings::net_device,
         rp: *mut bindings::ethtool_ringparam,
@@ -483,6 +501,10 @@ impl<T: Operations> Adapter<T> {
         rp.tx_pending = r.tx;
     }
 
+    /// # Safety
+    ///
+    /// Must only be called by the networking core as `set_ringparam` of a device whose ethtool
+    /// operations are `Adapter::<T>::VTABLE`.
     unsafe extern "C" fn set_ringparam(
         ndev: *mut bindings::net_device,
         rp: *mut bindings::ethtool_ringparam,
@@ -512,6 +534,10 @@ impl<T: Operations> Adapter<T> {
         })
     }
 
+    /// # Safety
+    ///
+    /// Must only be called by the networking core as `get_channels` of a device whose ethtool
+    /// operations are `Adapter::<T>::VTABLE`.
     unsafe extern "C" fn get_channels(
         ndev: *mut bindings::net_device,
         ch: *mut bindings::ethtool_channels,
@@ -529,6 +555,10 @@ impl<T: Operations> Adapter<T> {
         ch.combined_count = c.combined;
     }
 
+    /// # Safety
+    ///
+    /// Must only be called by the networking core as `set_channels` of a device whose ethtool
+    /// operations are `Adapter::<T>::VTABLE`.
     unsafe extern "C" fn set_channels(
         ndev: *mut bindings::net_device,
         ch: *mut bindings::ethtool_channels,
@@ -558,6 +588,10 @@ impl<T: Operations> Adapter<T> {
         })
     }
 
+    /// # Safety
+    ///
+    /// Must only be called by the networking core as `get_sset_count` of a device whose ethtool
+    /// operations are `Adapter::<T>::VTABLE`.
     unsafe extern "C" fn get_sset_count(ndev: *mut bindings::net_device, sset: c_int) -> c_int {
         if sset != bindings::ethtool_stringset_ETH_SS_STATS as c_int {
             return EOPNOTSUPP.to_errno();
@@ -572,6 +606,10 @@ impl<T: Operations> Adapter<T> {
         c_int::try_from(s.n).unwrap_or(0)
     }
 
+    /// # Safety
+    ///
+    /// Must only be called by the networking core as `get_strings` of a device whose ethtool
+    /// operations are `Adapter::<T>::VTABLE`.
     unsafe extern "C" fn get_strings(ndev: *mut bindings::net_device, sset: u32, data: *mut u8) {
         if sset != bindings::ethtool_stringset_ETH_SS_STATS {
             return;
@@ -591,6 +629,10 @@ impl<T: Operations> Adapter<T> {
         T::get_stats(dev, &mut s);
     }
 
+    /// # Safety
+    ///
+    /// Must only be called by the networking core as `get_ethtool_stats` of a device whose ethtool
+    /// operations are `Adapter::<T>::VTABLE`.
     unsafe extern "C" fn get_ethtool_stats(
         ndev: *mut bindings::net_device,
         stats: *mut bindings::ethtool_stats,
@@ -608,12 +650,20 @@ impl<T: Operations> Adapter<T> {
         T::get_stats(dev, &mut s);
     }
 
+    /// # Safety
+    ///
+    /// Must only be called by the networking core as `get_regs_len` of a device whose ethtool
+    /// operations are `Adapter::<T>::VTABLE`.
     unsafe extern "C" fn get_regs_len(ndev: *mut bindings::net_device) -> c_int {
         // SAFETY: As in `get_drvinfo`.
         let dev = unsafe { Self::dev(ndev) };
         c_int::try_from(T::get_regs_len(dev) & !3).unwrap_or(0)
     }
 
+    /// # Safety
+    ///
+    /// Must only be called by the networking core as `get_regs` of a device whose ethtool
+    /// operations are `Adapter::<T>::VTABLE`.
     unsafe extern "C" fn get_regs(
         ndev: *mut bindings::net_device,
         regs: *mut bindings::ethtool_regs,
@@ -629,6 +679,10 @@ impl<T: Operations> Adapter<T> {
         unsafe { (*regs).version = version };
     }
 
+    /// # Safety
+    ///
+    /// Must only be called by the networking core as `get_coalesce` of a device whose ethtool
+    /// operations are `Adapter::<T>::VTABLE`.
     unsafe extern "C" fn get_coalesce(
         ndev: *mut bindings::net_device,
         ec: *mut bindings::ethtool_coalesce,
@@ -648,6 +702,10 @@ impl<T: Operations> Adapter<T> {
         })
     }
 
+    /// # Safety
+    ///
+    /// Must only be called by the networking core as `set_coalesce` of a device whose ethtool
+    /// operations are `Adapter::<T>::VTABLE`.
     unsafe extern "C" fn set_coalesce(
         ndev: *mut bindings::net_device,
         ec: *mut bindings::ethtool_coalesce,
@@ -671,6 +729,10 @@ impl<T: Operations> Adapter<T> {
         })
     }
 
+    /// # Safety
+    ///
+    /// Must only be called by the networking core as `get_pauseparam` of a device whose ethtool
+    /// operations are `Adapter::<T>::VTABLE`.
     unsafe extern "C" fn get_pauseparam(
         ndev: *mut bindings::net_device,
         pp: *mut bindings::ethtool_pauseparam,
@@ -683,6 +745,10 @@ impl<T: Operations> Adapter<T> {
         pp.tx_pause = u32::from(p.tx);
     }
 
+    /// # Safety
+    ///
+    /// Must only be called by the networking core as `get_pause_stats` of a device whose ethtool
+    /// operations are `Adapter::<T>::VTABLE`.
     unsafe extern "C" fn get_pause_stats(
         ndev: *mut bindings::net_device,
         ps: *mut bindings::ethtool_pause_stats,

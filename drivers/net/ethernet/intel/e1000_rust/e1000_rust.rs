@@ -222,12 +222,7 @@ impl Nic {
 
     /// Stops a running device, reprograms it (new MTU or ring sizes) and restarts it. If that
     /// fails, the old settings are restored; the interface stays up either way.
-    fn restart(
-        &self,
-        dev: &Device<Self>,
-        mtu: u32,
-        counts: Option<(usize, usize)>,
-    ) -> Result {
+    fn restart(&self, dev: &Device<Self>, mtu: u32, counts: Option<(usize, usize)>) -> Result {
         let old = (self.rx.lock().count, self.tx.lock().count);
         self.quiesce();
         let mut res = self.configure(dev, mtu, counts);
@@ -427,7 +422,8 @@ impl dev::Operations for Nic {
 
     fn set_features(dev: &Device<Self>, f: dev::Features) -> Result {
         let nic = dev.data();
-        nic.rx_csum.store(f.contains(dev::Features::RXCSUM), Relaxed);
+        nic.rx_csum
+            .store(f.contains(dev::Features::RXCSUM), Relaxed);
         nic.rx_all.store(f.contains(dev::Features::RXALL), Relaxed);
         nic.rx_fcs.store(f.contains(dev::Features::RXFCS), Relaxed);
         nic.vlan_strip
@@ -536,10 +532,7 @@ impl napi::Poll for Nic {
         for (mut skb, w1) in frames {
             let len = skb.len() as usize;
             // QEMU's model always sets IXSM (it checks nothing): CHECKSUM_NONE there.
-            if rx_csum
-                && w1 & (rxd::IXSM | rxd::TCPE | rxd::IPE) == 0
-                && w1 & rxd::TCPCS != 0
-            {
+            if rx_csum && w1 & (rxd::IXSM | rxd::TCPE | rxd::IPE) == 0 && w1 & rxd::TCPCS != 0 {
                 skb.set_checksum_unnecessary();
             }
             if vlan_strip && w1 & rxd::VP != 0 {

@@ -201,11 +201,7 @@ impl ethtool::Operations for Nic {
     }
 
     fn get_pauseparam(dev: &Device<Self>) -> PauseParam {
-        let ctrl = dev
-            .data()
-            .bar
-            .try_access()
-            .map(|bar| bar.read(regs::CTRL));
+        let ctrl = dev.data().bar.try_access().map(|bar| bar.read(regs::CTRL));
         PauseParam {
             autoneg: true,
             rx: ctrl.is_some_and(|c| c.rfce()),

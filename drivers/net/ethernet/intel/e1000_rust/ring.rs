@@ -185,9 +185,7 @@ impl TxContext {
         let ext = txd::DEXT | txd::DTYP_D | txd::POPTS_TXSM;
         match self {
             TxContext::Csum { .. } => ext,
-            TxContext::Tso { ipv4, .. } => {
-                ext | txd::TSE | if ipv4 { txd::POPTS_IXSM } else { 0 }
-            }
+            TxContext::Tso { ipv4, .. } => ext | txd::TSE | if ipv4 { txd::POPTS_IXSM } else { 0 },
         }
     }
 }
@@ -259,19 +257,21 @@ impl TxRing {
         let (desc, count) = (&self.desc, self.count);
         let mut last = data;
         let mut res = Ok(());
-        let used = self.slots.map_packet(data, count, skb, |i, addr, len, eop| {
-            let mut w1 = u64::from(len) | txd::IFCS;
-            if let Some(c) = ctx {
-                w1 |= c.data_bits();
-            }
-            if eop {
-                w1 |= txd::EOP | txd::RS;
-                last = i;
-            }
-            res = res
-                .and_then(|()| write_word(desc, 2 * i, addr))
-                .and_then(|()| write_word(desc, 2 * i + 1, w1));
-        })?;
+        let used = self
+            .slots
+            .map_packet(data, count, skb, |i, addr, len, eop| {
+                let mut w1 = u64::from(len) | txd::IFCS;
+                if let Some(c) = ctx {
+                    w1 |= c.data_bits();
+                }
+                if eop {
+                    w1 |= txd::EOP | txd::RS;
+                    last = i;
+                }
+                res = res
+                    .and_then(|()| write_word(desc, 2 * i, addr))
+                    .and_then(|()| write_word(desc, 2 * i + 1, w1));
+            })?;
         if res.is_err() || used == 0 {
             // Cannot happen (indices are below `count`); nothing was handed to the device.
             for k in 0..used {
@@ -414,8 +414,8 @@ impl RxRing {
             Ok(v) => v,
             Err((e, _new)) => return Some(recycle(&self.desc).and(Err(e))),
         };
-        if let Err(e) = write_word(&self.desc, 2 * i, addr)
-            .and_then(|()| write_word(&self.desc, 2 * i + 1, 0))
+        if let Err(e) =
+            write_word(&self.desc, 2 * i, addr).and_then(|()| write_word(&self.desc, 2 * i + 1, 0))
         {
             return Some(Err(e));
         }
