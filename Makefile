@@ -7,13 +7,14 @@
 #               (NIC=e1000|virtio DRIVER=rust|c)
 #   make test   functional tests + kernel selftests, C and Rust drivers
 #               (NIC="e1000 virtio" DRIVER="c rust" TESTS=name,name)
+#   make bench  C vs Rust, alternating in one boot: medians and ratios
 #   make deps | kernel | image | clean
 
 SHELL := /bin/bash
 CONFIG ?= default
 export NIC DRIVER TESTS CONFIG
 
-.PHONY: all deps kernel image run test clean
+.PHONY: all deps kernel image run test bench clean
 
 all: kernel
 
@@ -31,6 +32,12 @@ run: kernel image
 
 test: kernel image
 	@bash tests/harness.sh test
+
+# Not a test: alternates the C and the Rust driver on one NIC in one boot
+# (BENCH_ROUNDS=3, BENCH_SECS=10) and reports medians and Rust/C ratios in
+# build/bench/ (JSON, PNG).
+bench: kernel image
+	@bash tests/harness.sh bench
 
 clean:
 	rm -rf build

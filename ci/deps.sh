@@ -46,6 +46,13 @@ if ! "$VNG" --version 2>/dev/null | grep -q "$VNG_VERSION"; then
 	"$CACHE/venv/bin/pip" install -q "virtme-ng==$VNG_VERSION"
 fi
 
+# matplotlib, pinned, for the benchmark's plot (make bench).
+MPL_VERSION=3.10.8
+if ! "$CACHE/venv/bin/python3" -c "import matplotlib, sys; sys.exit(matplotlib.__version__ != '$MPL_VERSION')" 2>/dev/null; then
+	log "pip: installing matplotlib $MPL_VERSION"
+	"$CACHE/venv/bin/pip" install -q "matplotlib==$MPL_VERSION"
+fi
+
 # rustc/rustdoc from Debian first on PATH (rustup's has no rust-src).
 mkdir -p "$CACHE/bin"
 for t in rustc rustdoc; do

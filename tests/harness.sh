@@ -18,9 +18,11 @@ case "$MODE" in
 run) NICS=${NIC:-e1000} DRIVERS=${DRIVER:-rust} ;;
 test) NICS=${NIC:-e1000 virtio sample} DRIVERS=${DRIVER:-c rust} ;;
 exec) NICS=${NIC:-e1000} DRIVERS=${DRIVER:-c} ;; # debugging: runs $EXEC in the guest
+bench) NICS=${NIC:-e1000} DRIVERS=${DRIVER:-c rust} ;;
 *) die "unknown mode $MODE" ;;
 esac
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-2400}
+PY=$CACHE/venv/bin/python3
 RUN=$LOGS/$MODE-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RUN"
 ln -sfn "$RUN" "$LOGS/$MODE-latest"
@@ -121,6 +123,13 @@ for nic in $NICS; do
 	boot_guest "$nic"
 	KUNIT_BOOT=0
 done
+
+if [ "$MODE" = bench ]; then
+	for nic in $NICS; do
+		"$PY" "$TOP/tests/bench_report.py" "$RUN/$nic/bench.jsonl" "$BUILD/bench" "$nic" || exit 1
+	done
+	exit 0
+fi
 
 # Summary: one line per test; last line "N passed, N failed, N skipped".
 pass=0 fail=0 skip=0 xfail=0

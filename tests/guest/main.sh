@@ -452,6 +452,22 @@ t_sample_counters() {
 	near "$etx" "$ltx" && near "$qtx" "$ltx" || { echo "tx counters disagree"; return 1; }
 }
 
+# kmemleak (debug kernels): two scans, then any suspected leak fails.
+has_kmemleak() { [ -w /sys/kernel/debug/kmemleak ]; }
+# Forget what boot and earlier tests left (kmemleak has boot-time false positives).
+kmemleak_clear() { ! has_kmemleak || echo clear >/sys/kernel/debug/kmemleak; }
+t_kmemleak() {
+	local out
+	echo scan >/sys/kernel/debug/kmemleak
+	sleep 1
+	echo scan >/sys/kernel/debug/kmemleak
+	out=$(cat /sys/kernel/debug/kmemleak)
+	[ -z "$out" ] && { echo "no suspected leaks"; return 0; }
+	echo "$out" | head -60
+	echo "kmemleak: $(echo "$out" | grep -c 'unreferenced object') suspected leaks"
+	return 1
+}
+
 # Load/unload cycles with traffic running until the moment of unload.
 t_sample_cycles() {
 	local i cycles=${SAMPLE_CYCLES:-100}
@@ -474,6 +490,7 @@ test_sample() {
 		say "rust_net_pair is not built"
 		return
 	fi
+	kmemleak_clear
 	if ! sample_up; then
 		record "sample/rust" setup fail "cannot load rust_net_pair"
 		return
@@ -489,6 +506,10 @@ test_sample() {
 	run_test "$driver" link_flap t_link_flap
 	run_test "$driver" load_unload t_sample_cycles
 	run_test "$driver" tcp_sha_after_cycles t_tcp_sha_tx
+	if has_kmemleak; then
+		sample_down
+		run_test "$driver" kmemleak t_kmemleak
+	fi
 }
 
 # KUnit suites that ran at boot (KTAP in the kernel log): one result per
@@ -534,6 +555,7 @@ test_driver() {
 		return
 	fi
 	DUT_MAC=$(cat /sys/class/net/"$DEV"/address)
+	kmemleak_clear
 	say "$NIC/$driver: testing $DEV ($DRVNAME) against peer $PEER"
 	warm_neigh
 	run_test "$driver" link_up t_link_up
@@ -557,6 +579,7 @@ test_driver() {
 		run_selftest "$driver" "$t"
 	done
 	run_netdevice_sh "$driver"
+	has_kmemleak && run_test "$driver" kmemleak t_kmemleak
 }
 
 run_driver() {
@@ -584,6 +607,55 @@ run_driver() {
 	wait
 }
 
+# ---------------------------------------------------------------- benchmark
+
+# Interrupts of the NIC under test so far (all CPUs).
+nic_irqs() {
+	local irq
+	irq=$(cat /sys/bus/pci/devices/"$DUT_BDF"/irq)
+	awk -v i="$irq:" '$1 == i { s = 0; for (k = 2; k <= NF; k++) if ($k ~ /^[0-9]+$/) s += $k; print s }' /proc/interrupts
+}
+
+# One benchmark round for one driver: a JSON line in $OUT/bench.jsonl.
+bench_one() {
+	local round=$1 driver=$2 secs=${BENCH_SECS:-10} j tcp1 tcp4 udp rtt irq0 irq1 mb
+	setup_dut "$driver" >/dev/null || { say "bench: cannot set up $driver"; return 1; }
+	warm_neigh
+	j=$OUT/bench-$round-$driver
+	in_peer iperf3 -s -D -B "$REMOTE_V4" -1 >/dev/null 2>&1
+	wait_listen 5201 "$NS"
+	irq0=$(nic_irqs)
+	iperf3 -c "$REMOTE_V4" -t "$secs" -J >"$j-tcp1.json" || return 1
+	irq1=$(nic_irqs)
+	tcp1=$(jq '.end.sum_received.bits_per_second / 1e6' "$j-tcp1.json")
+	mb=$(jq '.end.sum_received.bytes / 1e6' "$j-tcp1.json")
+	in_peer iperf3 -s -D -B "$REMOTE_V4" -1 >/dev/null 2>&1
+	wait_listen 5201 "$NS"
+	iperf3 -c "$REMOTE_V4" -t "$secs" -P 4 -J >"$j-tcp4.json" || return 1
+	tcp4=$(jq '.end.sum_received.bits_per_second / 1e6' "$j-tcp4.json")
+	# 64-byte frames: 18 bytes of UDP payload + 8 + 20 + 14 + 4 (FCS).
+	in_peer iperf3 -s -D -B "$REMOTE_V4" -1 >/dev/null 2>&1
+	wait_listen 5201 "$NS"
+	iperf3 -c "$REMOTE_V4" -u -l 18 -b 0 -t "$secs" -J >"$j-udp.json" || return 1
+	udp=$(jq '(.end.sum.packets - .end.sum.lost_packets) / .end.sum.seconds' "$j-udp.json")
+	rtt=$(ping -q -c 200 -i 0.01 "$REMOTE_V4" | awk -F'[/ =]+' '/^rtt/ { print $7 * 1000 }')
+	printf '{"round":%d,"driver":"%s","tcp1_mbps":%s,"tcp4_mbps":%s,"udp64_pps":%s,"rtt_avg_us":%s,"irqs_per_mb":%s}\n' \
+		"$round" "$driver" "$tcp1" "$tcp4" "$udp" "$rtt" \
+		"$(jq -n "($irq1 - $irq0) / $mb")" >>"$OUT/bench.jsonl"
+	say "bench round $round $driver: tcp1 $tcp1 tcp4 $tcp4 udp64 $udp pps rtt $rtt us"
+}
+
+# A B A B ...: the drivers alternate on the same NIC in one boot.
+run_bench() {
+	local r d rounds=${BENCH_ROUNDS:-3}
+	: >"$OUT/bench.jsonl"
+	for r in $(seq "$rounds"); do
+		for d in ${DRIVERS//,/ }; do
+			bench_one "$r" "$d" || record "$NIC/$d" "bench-$r" fail "benchmark round failed"
+		done
+	done
+}
+
 dmesg -n 4
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 if [ "$MODE" = test ]; then
@@ -601,7 +673,9 @@ for d in ${DRIVERS//,/ }; do
 	case "$MODE" in
 	test) test_driver "$d" ;;
 	run) run_driver "$d" ;;
+	bench) ;;
 	esac
 done
+[ "$MODE" = bench ] && run_bench
 dmesg >"$OUT/dmesg-final.log"
 echo "rustnic-guest: done"

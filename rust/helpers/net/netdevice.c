@@ -337,6 +337,17 @@ __rust_helper void rust_helper_netdev_priv_flags_set(struct net_device *dev,
 	dev->priv_flags |= flags;
 }
 
+__rust_helper void rust_helper_netdev_priv_flags_clear(struct net_device *dev,
+						       unsigned int flags)
+{
+	dev->priv_flags &= ~flags;
+}
+
+__rust_helper void rust_helper_skb_tx_timestamp(struct sk_buff *skb)
+{
+	skb_tx_timestamp(skb);
+}
+
 /*
  * Prepares a TCP GSO packet for hardware segmentation, as drivers with a
  * TCP/IP context descriptor do (e1000_tso()): unshares the headers, clears the
@@ -344,16 +355,19 @@ __rust_helper void rust_helper_netdev_priv_flags_set(struct net_device *dev,
  * pseudo-header sum without length. Fills @f with: network offset, IPv4
  * checksum offset (0 for IPv6), IPv4 header end (0 for IPv6), transport
  * offset, TCP checksum offset, length of all headers, MSS, payload length.
- * Returns 0 if @skb is not TCP GSO, 4 or 6 for the IP version, or an errno.
+ * Returns 0 if @skb is not GSO, 4 or 6 for the IP version, or an errno (also
+ * for GSO types other than TCP).
  */
 __rust_helper int rust_helper_skb_tso_prepare(struct sk_buff *skb, u32 *f)
 {
 	__be16 proto = vlan_get_protocol(skb);
 	int err;
 
-	if (!skb_is_gso(skb) ||
-	    !(skb_shinfo(skb)->gso_type & (SKB_GSO_TCPV4 | SKB_GSO_TCPV6)))
+	if (!skb_is_gso(skb))
 		return 0;
+	/* Only TCP can be segmented by a TCP/IP context; never send UDP GSO whole. */
+	if (!(skb_shinfo(skb)->gso_type & (SKB_GSO_TCPV4 | SKB_GSO_TCPV6)))
+		return -EINVAL;
 	err = skb_cow_head(skb, 0);
 	if (err < 0)
 		return err;

@@ -95,6 +95,7 @@ use crate::{
         atomic::{
             atomic_load,
             atomic_store,
+            Atomic,
             Relaxed, //
         },
     },
@@ -536,7 +537,8 @@ pub trait Operations: Sized + Send + Sync + 'static {
 ///
 /// - `self.0` is a `struct net_device` allocated by [`Builder::<T>::new`]: its `netdev_ops` is
 ///   `Adapter::<T>::VTABLE`, its private area starts with an initialised, pinned `T` followed
-///   (at `Device::<T>::STATS_OFFSET`) by `num_tx_queues` initialised [`QueueStats`].
+///   (at `Device::<T>::EXTRA_OFFSET`) by a [`PrivExtra`] and (at `Device::<T>::STATS_OFFSET`)
+///   by `num_tx_queues` initialised [`QueueStats`].
 /// - A `&Device<T>` only exists while the device is registered, or inside a callback invoked by
 ///   the networking core (which only invokes them on devices that went through
 ///   `register_netdevice()` far enough to be visible). Every such device is torn down through
@@ -573,9 +575,39 @@ unsafe impl<T: Operations> AlwaysRefCounted for Device<T> {
     }
 }
 
+/// State the abstractions keep per device, after `T` in the private area.
+///
+/// # Invariants
+///
+/// Zero is a valid value of every field (the private area starts zeroed).
+#[repr(C)]
+pub(crate) struct PrivExtra {
+    /// Number of `ETH_SS_STATS` strings last reported to the core by `get_sset_count`, which
+    /// sized the buffer `get_strings` fills (both run under RTNL).
+    pub(crate) ethtool_stats: Atomic<u32>,
+}
+
 impl<T: Operations> Device<T> {
+    /// Offset of the abstraction's own per-device state within the private area.
+    const EXTRA_OFFSET: usize = size_of::<T>().next_multiple_of(align_of::<PrivExtra>());
+
     /// Offset of the TX queue statistics within the private area.
-    const STATS_OFFSET: usize = size_of::<T>().next_multiple_of(align_of::<QueueStats>());
+    const STATS_OFFSET: usize =
+        (Self::EXTRA_OFFSET + size_of::<PrivExtra>()).next_multiple_of(align_of::<QueueStats>());
+
+    /// Returns the abstraction's per-device state.
+    #[inline]
+    pub(crate) fn extra(&self) -> &PrivExtra {
+        // SAFETY: By the type invariants the private area holds `T`, then (at `EXTRA_OFFSET`,
+        // which is suitably aligned as the area is cacheline aligned) a zero-initialised
+        // `PrivExtra`, valid as zero, that lives as long as the device; only shared
+        // references to it exist and its fields are atomic.
+        unsafe {
+            &*Self::priv_raw(self.as_raw())
+                .add(Self::EXTRA_OFFSET)
+                .cast::<PrivExtra>()
+        }
+    }
 
     /// Creates a reference from a raw pointer.
     ///
@@ -1001,6 +1033,7 @@ impl<T: Operations> Builder<T> {
         // more.
         if (priv_ as usize) % align_of::<T>() != 0
             || (priv_ as usize) % align_of::<QueueStats>() != 0
+            || (priv_ as usize) % align_of::<PrivExtra>() != 0
         {
             return Err(EINVAL);
         }
@@ -1022,7 +1055,13 @@ impl<T: Operations> Builder<T> {
         unsafe { data.__init(priv_.cast::<T>()) }?;
 
         // SAFETY: The device is exclusively ours. The vtables are `'static` constants.
+        // `SkBuff` must be exclusively owned, so shared skbs (pktgen `clone_skb`) are refused
+        // up front instead of being dropped in `start_xmit`.
         unsafe {
+            bindings::netdev_priv_flags_clear(
+                ndev.as_ptr(),
+                bindings::netdev_priv_flags_IFF_TX_SKB_SHARING,
+            );
             (*ndev.as_ptr()).netdev_ops = &Adapter::<T>::VTABLE;
             if T::HAS_RX_QUEUE_STATS {
                 (*ndev.as_ptr()).stat_ops = &Adapter::<T>::STAT_OPS;

@@ -278,6 +278,10 @@ impl SkbSlots<ToDevice> {
         if err.is_none() {
             for f in 0..frags as u32 {
                 let len = skb.frag_len(f).unwrap_or(0);
+                if len == 0 {
+                    err = Some(EINVAL);
+                    break;
+                }
                 // SAFETY: `self.dev` is bound and valid (type invariant); `f < nr_frags`.
                 let addr = unsafe {
                     bindings::skb_shinfo_frag_dma_map(
@@ -288,8 +292,7 @@ impl SkbSlots<ToDevice> {
                     )
                 };
                 // SAFETY: `addr` was just returned for `self.dev`.
-                if len == 0 || unsafe { bindings::dma_mapping_error(self.dev.as_raw(), addr) } != 0
-                {
+                if unsafe { bindings::dma_mapping_error(self.dev.as_raw(), addr) } != 0 {
                     err = Some(ENOMEM);
                     break;
                 }
@@ -321,6 +324,20 @@ impl SkbSlots<ToDevice> {
 }
 
 impl SkbSlots<FromDevice> {
+    /// Maps `len` bytes of the tailroom of the empty `skb` for the device to write; `EINVAL`
+    /// if it is not empty or has less room. The caller stores `skb` in the slot.
+    fn map_tailroom(&self, skb: &SkBuff, len: u32) -> Result<DmaAddress> {
+        // SAFETY: `skb` is valid.
+        let room = unsafe { bindings::skb_tailroom(skb.as_raw()) };
+        if len == 0 || !skb.is_empty() || u32::try_from(room).map_or(true, |r| r < len) {
+            return Err(EINVAL);
+        }
+        // SAFETY: `skb` is valid; its tailroom from `skb->data` holds at least `len` bytes
+        // (checked) of its own head, which stays allocated while the slot owns the skb.
+        let data = unsafe { (*skb.as_raw()).data };
+        self.map_raw(data, len)
+    }
+
     /// Maps `len` bytes of `skb`'s tailroom (starting at `skb->data`) for the device to write
     /// and stores the skb in the empty slot `i`.
     ///
@@ -337,15 +354,7 @@ impl SkbSlots<FromDevice> {
             Some(s) if s.len != 0 || s.skb.is_some() => return Err((EBUSY, skb)),
             Some(_) => {}
         }
-        // SAFETY: `skb` is valid.
-        let room = unsafe { bindings::skb_tailroom(skb.as_raw()) };
-        if len == 0 || !skb.is_empty() || u32::try_from(room).map_or(true, |r| r < len) {
-            return Err((EINVAL, skb));
-        }
-        // SAFETY: `skb` is valid; its tailroom from `skb->data` holds at least `len` bytes
-        // (checked) of its own head, which stays allocated while the slot owns the skb.
-        let data = unsafe { (*skb.as_raw()).data };
-        let addr = match self.map_raw(data, len) {
+        let addr = match self.map_tailroom(&skb, len) {
             Ok(a) => a,
             Err(e) => return Err((e, skb)),
         };
@@ -398,14 +407,7 @@ impl SkbSlots<FromDevice> {
             Some(s) if s.len != 0 && s.skb.is_some() && !s.page => s.len,
             _ => return Err((EINVAL, new)),
         };
-        // SAFETY: `new` is valid.
-        let room = unsafe { bindings::skb_tailroom(new.as_raw()) };
-        if map_len == 0 || !new.is_empty() || u32::try_from(room).map_or(true, |r| r < map_len) {
-            return Err((EINVAL, new));
-        }
-        // SAFETY: As in `map`.
-        let data = unsafe { (*new.as_raw()).data };
-        let addr = match self.map_raw(data, map_len) {
+        let addr = match self.map_tailroom(&new, map_len) {
             Ok(a) => a,
             Err(e) => return Err((e, new)),
         };

@@ -15,8 +15,8 @@
 //! Statistics are described once, by [`Operations::get_stats`], which is called three times by
 //! the abstraction: to count the entries (`get_sset_count`), to name them (`get_strings`) and
 //! to read them (`get_ethtool_stats`). The [`Stats`] writer checks every write against the buffer
-//! the core allocated, so a driver whose set of counters changes between the calls cannot overflow
-//! it.
+//! the core allocated (for strings, the count last reported to the core is remembered per
+//! device), so a driver whose set of counters changes between the calls cannot overflow it.
 //!
 //! C header: [`include/linux/ethtool.h`](srctree/include/linux/ethtool.h).
 //!
@@ -64,6 +64,7 @@ use crate::{
     fmt,
     net::dev::Device,
     prelude::*,
+    sync::atomic::Relaxed,
 };
 use core::marker::PhantomData;
 
@@ -603,7 +604,10 @@ impl<T: Operations> Adapter<T> {
             n: 0,
         };
         T::get_stats(dev, &mut s);
-        c_int::try_from(s.n).unwrap_or(0)
+        let n = u32::try_from(s.n).unwrap_or(0).min(c_int::MAX as u32);
+        // The core sizes the `get_strings` buffer from this: remember it.
+        dev.extra().ethtool_stats.store(n, Relaxed);
+        n as c_int
     }
 
     /// # Safety
@@ -616,9 +620,9 @@ impl<T: Operations> Adapter<T> {
         }
         // SAFETY: As in `get_drvinfo`.
         let dev = unsafe { Self::dev(ndev) };
-        // SAFETY: The core allocated `get_sset_count()` strings of `ETH_GSTRING_LEN` bytes,
-        // obtained right before under the same lock, for this call.
-        let n = unsafe { Self::get_sset_count(ndev, sset as c_int) }.max(0) as usize;
+        // The core allocated as many strings as `get_sset_count` last reported for this device
+        // (both under RTNL); `Stats` never writes more, even if the driver now reports others.
+        let n = dev.extra().ethtool_stats.load(Relaxed) as usize;
         // SAFETY: See above; `[u8; N]` has alignment 1.
         let strings =
             unsafe { core::slice::from_raw_parts_mut(data.cast::<[u8; GSTRING_LEN]>(), n) };

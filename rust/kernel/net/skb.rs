@@ -194,8 +194,9 @@ impl SkBuff {
     /// (as the 8254x and many other NICs have): the IPv4 total length and header checksum are
     /// cleared and the TCP checksum is seeded with the pseudo-header sum, as the device expects.
     ///
-    /// Returns `None` if the packet is not TCP GSO (nothing is changed). Fails if the headers
-    /// cannot be unshared, or for an unknown network protocol.
+    /// Returns `None` if the packet is not GSO (nothing is changed). Fails (`EINVAL`) for GSO
+    /// packets that are not TCP, which such an engine cannot segment, for an unknown network
+    /// protocol, or if the headers cannot be unshared.
     pub fn tso_prepare(&mut self) -> Result<Option<Tso>> {
         let mut f = [0u32; 8];
         // SAFETY: We own the skb exclusively (`&mut self`, type invariant) and no borrow of its
@@ -218,6 +219,14 @@ impl SkBuff {
             mss: f[6],
             payload_len: f[7],
         }))
+    }
+
+    /// Takes the software TX timestamp if the socket asked for one (`skb_tx_timestamp()`).
+    /// Drivers call it just before handing the packet to the device.
+    #[inline]
+    pub fn tx_timestamp(&mut self) {
+        // SAFETY: We own the skb exclusively (`&mut self`, type invariant).
+        unsafe { bindings::skb_tx_timestamp(self.as_raw()) }
     }
 
     /// Marks a received packet's transport checksum as verified by the device

@@ -51,8 +51,15 @@ const ETH_P_8021Q: u16 = 0x8100;
 /// Stop the queue when fewer descriptors than this are free: the largest packet needs one per
 /// fragment, one for the linear part and a context descriptor.
 const TX_STOP_THRESHOLD: usize = kernel::net::skb::MAX_SKB_FRAGS + 2;
-/// Wake it again when this many are free.
-const TX_WAKE_THRESHOLD: usize = 2 * TX_STOP_THRESHOLD;
+/// Wake it again when this many are free (at most half the smallest ring, so that a stopped
+/// queue always wakes).
+const TX_WAKE_THRESHOLD: usize = if 2 * TX_STOP_THRESHOLD < ring::MIN_DESCS / 2 {
+    2 * TX_STOP_THRESHOLD
+} else {
+    ring::MIN_DESCS / 2
+};
+/// Completed packets freed per batch, outside the ring lock.
+const RECLAIM_BATCH: usize = 32;
 
 /// The network device's private data.
 #[pin_data]
@@ -86,6 +93,11 @@ struct Nic {
     vlan_strip: AtomicFlag,
     /// Set by the interrupt handler on a link status change, handled in poll.
     link_changed: AtomicFlag,
+    /// Serialises the read-modify-write of RCTL (and of the filter flags above that it
+    /// reflects) between `set_rx_mode` (address lock, BH off, without RTNL) and
+    /// `set_features`/`configure` (RTNL).
+    #[pin]
+    rctl_lock: SpinLockIrq<()>,
     /// Accumulated hardware statistics (process context only).
     #[pin]
     hw_stats: Mutex<ethtool::HwCounters>,
@@ -197,6 +209,7 @@ impl Nic {
         bar.update(regs::CTRL, |c| c.with_vme(self.vlan_strip.load(Relaxed)));
         bar.write_reg(regs::RDTR::zeroed());
         bar.write_reg(regs::RADV::zeroed());
+        let _rctl = self.rctl_lock.lock();
         bar.write_reg(
             regs::RCTL::zeroed()
                 .with_en(true)
@@ -346,6 +359,7 @@ impl dev::Operations for Nic {
                 return NetdevTx::Ok;
             }
         };
+        skb.tx_timestamp();
         let mut tx = nic.tx.lock();
         let len = match tx.push(skb, ctx) {
             Ok(len) => len,
@@ -363,10 +377,17 @@ impl dev::Operations for Nic {
         }
         // QEMU's model transmits within the TDT write; reclaim right away (on real hardware
         // this finds nothing or little, and the TXDW interrupt does the rest).
-        let r = tx.reclaim(SkBuff::consume);
+        let mut done = [const { None }; RECLAIM_BATCH];
+        let r = tx.reclaim(&mut done);
+        let unused = tx.unused();
+        drop(tx);
+        drop(bar);
+        for skb in done.iter_mut().filter_map(Option::take) {
+            skb.consume();
+        }
         if r.packets != 0 {
             txq.completed(r.packets, r.bytes);
-            if txq.is_stopped() && tx.unused() >= TX_WAKE_THRESHOLD {
+            if txq.is_stopped() && unused >= TX_WAKE_THRESHOLD {
                 txq.wake();
             }
         }
@@ -410,6 +431,7 @@ impl dev::Operations for Nic {
         });
         hw::write_mta(&bar, &mta);
         let (upe, mpe) = (mode.promisc(), mode.promisc() || mode.allmulti());
+        let _rctl = nic.rctl_lock.lock();
         nic.promisc.store(upe, Relaxed);
         nic.allmulti.store(mpe, Relaxed);
         // Write RCTL only when it changes: QEMU's model stops receiving for up to a second
@@ -422,6 +444,7 @@ impl dev::Operations for Nic {
 
     fn set_features(dev: &Device<Self>, f: dev::Features) -> Result {
         let nic = dev.data();
+        let _rctl = nic.rctl_lock.lock();
         nic.rx_csum
             .store(f.contains(dev::Features::RXCSUM), Relaxed);
         nic.rx_all.store(f.contains(dev::Features::RXALL), Relaxed);
@@ -463,12 +486,11 @@ impl dev::Operations for Nic {
         if icr & regs::irq::LSC != 0 {
             nic.link_changed.store(true, Relaxed);
         }
-        // Mask everything until the poll is done (re-enabled in `rearm`).
+        // Mask everything until the poll is done (re-enabled in `rearm`). If the instance is
+        // already scheduled, NAPI notes the missed event and polls again; if it is disabled
+        // (device down), interrupts stay masked.
         bar.write_reg(regs::IMC::from(regs::irq::ALL));
-        if !nic.napi.schedule() && nic.up.load(Relaxed) {
-            // Already scheduled: that poll re-enables them. Not running: they stay masked.
-            bar.write_reg(regs::IMS::from(regs::irq::ENABLED));
-        }
+        nic.napi.schedule();
         IrqReturn::Handled
     }
 }
@@ -487,14 +509,24 @@ impl napi::Poll for Nic {
         // TX completions, with the queue lock (serialised with `start_xmit`). Not under
         // netpoll (budget 0, possibly with IRQs off): the BH-disabling lock would warn.
         if budget != 0 {
-            let _ = dev.with_tx_queue_locked(0, |txq| {
-                let mut tx = nic.tx.lock();
-                let r = tx.reclaim(|skb| skb.consume_in_napi(ctx.budget_token()));
+            let _ = dev.with_tx_queue_locked(0, |txq| loop {
+                let mut done = [const { None }; RECLAIM_BATCH];
+                let (r, unused) = {
+                    let mut tx = nic.tx.lock();
+                    (tx.reclaim(&mut done), tx.unused())
+                };
+                // Freed with interrupts on, into the NAPI cache.
+                for skb in done.iter_mut().filter_map(Option::take) {
+                    skb.consume_in_napi(ctx.budget_token());
+                }
                 if r.packets != 0 {
                     txq.completed(r.packets, r.bytes);
                 }
-                if txq.is_stopped() && tx.unused() >= TX_WAKE_THRESHOLD && dev.carrier_ok() {
+                if txq.is_stopped() && unused >= TX_WAKE_THRESHOLD && dev.carrier_ok() {
                     txq.wake();
+                }
+                if (r.packets as usize) < RECLAIM_BATCH {
+                    break;
                 }
             });
         }
@@ -528,14 +560,15 @@ impl napi::Poll for Nic {
         if dropped != 0 {
             ctx.stats().add_drops(dropped);
         }
-        let (rx_csum, vlan_strip) = (nic.rx_csum.load(Relaxed), nic.vlan_strip.load(Relaxed));
+        let rx_csum = nic.rx_csum.load(Relaxed);
         for (mut skb, w1) in frames {
             let len = skb.len() as usize;
             // QEMU's model always sets IXSM (it checks nothing): CHECKSUM_NONE there.
             if rx_csum && w1 & (rxd::IXSM | rxd::TCPE | rxd::IPE) == 0 && w1 & rxd::TCPCS != 0 {
                 skb.set_checksum_unnecessary();
             }
-            if vlan_strip && w1 & rxd::VP != 0 {
+            // VP means the device stripped a tag (whatever the setting is now): report it.
+            if w1 & rxd::VP != 0 {
                 skb.put_vlan_tag(rxd::vlan(w1));
             }
             if skb.eth_type_trans(dev).is_ok() {
@@ -613,6 +646,7 @@ impl pci::Driver for E1000Driver {
                     DEFAULT_FEATURES.contains(dev::Features::HW_VLAN_CTAG_RX),
                 ),
                 link_changed: AtomicFlag::new(false),
+                rctl_lock <- new_spinlock_irq!((), "e1000_rust::rctl"),
                 hw_stats <- new_mutex!(ethtool::HwCounters::default(), "e1000_rust::hw_stats"),
             }),
         )?;

@@ -284,11 +284,13 @@ impl TxRing {
         Ok(bytes)
     }
 
-    /// Frees the buffers of packets the device has completed (DD in their last descriptor),
-    /// calling `free` for each packet.
-    pub(crate) fn reclaim(&mut self, mut free: impl FnMut(kernel::net::skb::SkBuff)) -> Reclaimed {
+    /// Unmaps the buffers of packets the device has completed (DD in their last descriptor)
+    /// and moves their skbs to `out`, at most `out.len()` packets: the caller frees them after
+    /// releasing the ring lock (freeing may run destructors, which must not run with
+    /// interrupts off). Call again while `packets == out.len()`.
+    pub(crate) fn reclaim(&mut self, out: &mut [Option<kernel::net::skb::SkBuff>]) -> Reclaimed {
         let mut r = Reclaimed::default();
-        while self.next_to_clean != self.next_to_use {
+        while self.next_to_clean != self.next_to_use && (r.packets as usize) < out.len() {
             let first = self.next_to_clean;
             let last = usize::from(self.eop[first]);
             if last >= self.count {
@@ -303,9 +305,9 @@ impl TxRing {
             let mut i = first;
             loop {
                 if let Some(skb) = self.slots.take(i) {
-                    r.packets += 1;
                     r.bytes += skb.len();
-                    free(skb);
+                    out[r.packets as usize] = Some(skb);
+                    r.packets += 1;
                 }
                 if i == last {
                     break;
@@ -403,6 +405,12 @@ impl RxRing {
             return None;
         }
         self.next_to_clean = (i + 1) % self.count;
+        // A frame larger than one buffer (possible only from a peer that ignores our MTU) is
+        // dropped whole: every descriptor up to and including the one with EOP. Decided before
+        // any early return, so that a recycled descriptor keeps the state right.
+        let eop = w1 & rxd::EOP != 0;
+        let bad = !eop || self.discarding;
+        self.discarding = !eop;
 
         let recycle = |desc: &Coherent<[u64]>| write_word(desc, 2 * i + 1, 0);
         let Some(new) = alloc(self.buf_len) else {
@@ -419,11 +427,6 @@ impl RxRing {
         {
             return Some(Err(e));
         }
-        // A frame larger than one buffer (possible only from a peer that ignores our MTU) is
-        // dropped whole: every descriptor up to and including the one with EOP.
-        let eop = w1 & rxd::EOP != 0;
-        let bad = !eop || self.discarding;
-        self.discarding = !eop;
         Some(Ok(match old {
             Ok(skb) if !bad => RxEvent::Frame(skb, w1),
             _ => RxEvent::Error,
