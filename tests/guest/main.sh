@@ -439,17 +439,20 @@ t_sample_counters() {
 	near $((ptx1 - ptx0)) $((rx1 - rx0)) || { echo "$PEER tx differs from $DEV rx"; return 1; }
 	# The driver's own views (ethtool -S per-queue counters, netdev-genl
 	# qstats) must agree with the core's (ip -s link), read back to back.
-	local idx erx etx qrx qtx lrx ltx
+	# Each must lie between two ip -s link readings taken around them (stray
+	# IPv6 control packets may arrive meanwhile; the counters only grow).
+	local idx erx etx qrx qtx lrx ltx lrx2 ltx2
 	idx=$(cat /sys/class/net/"$DEV"/ifindex)
 	read -r lrx ltx _ < <(link_stats "$DEV")
 	erx=$(ethtool_sum "$DEV" '^ *rx_queue_[0-9]+_packets$')
 	etx=$(ethtool_sum "$DEV" '^ *tx_queue_[0-9]+_packets$')
 	qrx=$(qstats_sum "$idx" rx-packets)
 	qtx=$(qstats_sum "$idx" tx-packets)
-	echo "ip -s link rx $lrx tx $ltx; ethtool -S rx $erx tx $etx; qstats rx $qrx tx $qtx"
+	read -r lrx2 ltx2 _ < <(link_stats "$DEV")
+	echo "ip -s link rx $lrx..$lrx2 tx $ltx..$ltx2; ethtool -S rx $erx tx $etx; qstats rx $qrx tx $qtx"
 	[[ "$erx$etx$qrx$qtx" =~ ^[0-9]+$ ]] || { echo "ethtool -S or qstats has no packet counters"; return 1; }
-	near "$erx" "$lrx" && near "$qrx" "$lrx" || { echo "rx counters disagree"; return 1; }
-	near "$etx" "$ltx" && near "$qtx" "$ltx" || { echo "tx counters disagree"; return 1; }
+	((lrx <= erx && erx <= lrx2 && lrx <= qrx && qrx <= lrx2)) || { echo "rx counters disagree"; return 1; }
+	((ltx <= etx && etx <= ltx2 && ltx <= qtx && qtx <= ltx2)) || { echo "tx counters disagree"; return 1; }
 }
 
 # kmemleak (debug kernels): two scans, then any suspected leak fails.
