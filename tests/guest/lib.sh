@@ -116,20 +116,44 @@ link_stats() {
 	"${cmd[@]}" | jq -r '.[0].stats64 | "\(.rx.packets) \(.tx.packets) \(.rx.bytes) \(.tx.bytes) \(.rx.dropped) \(.rx.errors)"'
 }
 
-# Send the file $1 over TCP from one side to the other and compare SHA-256.
-# tcp_sha FILE tx|rx
+# A deterministic stream of $1 MiB (a multiple of 64): 64 MiB blocks of the
+# test blob, each prefixed with its index, so the stream has no 64 MiB period.
+# Made a program so that socat can run it on either side.
+stream_prog() {
+	local mib=$1 prog=/tmp/rustnic-stream-$1
+	if [ ! -x "$prog" ]; then
+		cat >"$prog" <<-EOS
+			#!/bin/bash
+			for ((i = 0; i < $mib / 64; i++)); do printf '%016d' "\$i"; cat /tmp/rustnic-blob; done
+		EOS
+		chmod +x "$prog"
+		"$prog" | sha256sum | cut -d' ' -f1 >"$prog.sum"
+	fi
+	echo "$prog"
+}
+
+# Send $1 over TCP from one side to the other and compare SHA-256. $1 is a
+# file, or stream:MIB for a stream_prog stream.
+# tcp_sha SOURCE tx|rx
 tcp_sha() {
-	local file=$1 dir=$2 want got port=5001
-	want=$(sha256sum <"$file" | cut -d' ' -f1)
+	local src=$1 dir=$2 want got addr port=5001 t=${TCP_TIMEOUT:-300}
+	if [[ "$src" == stream:* ]]; then
+		src=$(stream_prog "${src#stream:}")
+		want=$(cat "$src.sum")
+		addr="EXEC:$src"
+	else
+		want=$(sha256sum <"$src" | cut -d' ' -f1)
+		addr="FILE:$src"
+	fi
 	rm -f /tmp/rustnic-got.sum
 	if [ "$dir" = tx ]; then
-		in_peer timeout 300 sh -c "socat -u TCP-LISTEN:$port,reuseaddr,bind=$REMOTE_V4 - | sha256sum >/tmp/rustnic-got.sum" &
+		in_peer timeout "$t" sh -c "socat -u TCP-LISTEN:$port,reuseaddr,bind=$REMOTE_V4 - | sha256sum >/tmp/rustnic-got.sum" &
 		wait_listen "$port" "$NS" || { say "listener did not come up"; return 1; }
-		timeout 300 socat -u "FILE:$file" "TCP:$REMOTE_V4:$port" || { say "socat send failed"; wait; return 1; }
+		timeout "$t" socat -u "$addr" "TCP:$REMOTE_V4:$port" || { say "socat send failed"; wait; return 1; }
 	else
-		timeout 300 sh -c "socat -u TCP-LISTEN:$port,reuseaddr,bind=$LOCAL_V4 - | sha256sum >/tmp/rustnic-got.sum" &
+		timeout "$t" sh -c "socat -u TCP-LISTEN:$port,reuseaddr,bind=$LOCAL_V4 - | sha256sum >/tmp/rustnic-got.sum" &
 		wait_listen "$port" "" || { say "listener did not come up"; return 1; }
-		in_peer timeout 300 socat -u "FILE:$file" "TCP:$LOCAL_V4:$port" || { say "socat send failed"; wait; return 1; }
+		in_peer timeout "$t" socat -u "$addr" "TCP:$LOCAL_V4:$port" || { say "socat send failed"; wait; return 1; }
 	fi
 	wait
 	got=$(cut -d' ' -f1 /tmp/rustnic-got.sum 2>/dev/null)

@@ -410,3 +410,14 @@ __rust_helper void rust_helper___vlan_hwaccel_put_tag(struct sk_buff *skb,
 }
 
 #endif /* CONFIG_NET */
+
+__rust_helper bool rust_helper___netdev_tx_sent_queue(struct netdev_queue *dev_queue,
+						     unsigned int bytes, bool xmit_more)
+{
+	return __netdev_tx_sent_queue(dev_queue, bytes, xmit_more);
+}
+
+__rust_helper bool rust_helper_netdev_xmit_more(void)
+{
+	return netdev_xmit_more();
+}

@@ -481,6 +481,13 @@ pub trait Operations: Sized + Send + Sync + 'static {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
+    /// Resets a running device: called in process context with RTNL held, from the work item
+    /// that [`Device::schedule_reset`] queues (typically from [`Operations::tx_timeout`], which
+    /// runs in softirq context and cannot sleep). Not called if the device is down by then.
+    fn reset(_dev: &Device<Self>) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
     /// Handles the device's interrupt (hard-IRQ context), for a device registered with
     /// [`Registration::new_with_irq`].
     ///
@@ -579,12 +586,72 @@ unsafe impl<T: Operations> AlwaysRefCounted for Device<T> {
 ///
 /// # Invariants
 ///
-/// Zero is a valid value of every field (the private area starts zeroed).
+/// - Zero is a valid value of `ethtool_stats` (the private area starts zeroed).
+/// - `reset_work` and `ndev` are initialised by [`Builder::new`] before `T`, and `ndev` is the
+///   device whose private area holds this `PrivExtra`. The work item is idle when the device
+///   is freed (`Registration` and `Builder` cancel it first).
 #[repr(C)]
 pub(crate) struct PrivExtra {
     /// Number of `ETH_SS_STATS` strings last reported to the core by `get_sset_count`, which
     /// sized the buffer `get_strings` fills (both run under RTNL).
     pub(crate) ethtool_stats: Atomic<u32>,
+    /// Runs [`Operations::reset`] (see [`Device::schedule_reset`]).
+    reset_work: Opaque<bindings::work_struct>,
+    ndev: *mut bindings::net_device,
+}
+
+impl PrivExtra {
+    /// Initialises `reset_work` and `ndev` of the (zeroed) `PrivExtra` of `ndev`.
+    ///
+    /// # Safety
+    ///
+    /// `ndev` is a device made by [`Builder::new`] for `T`, not yet visible to anyone else.
+    unsafe fn init<T: Operations>(ndev: *mut bindings::net_device) {
+        let key = crate::static_lock_class!();
+        // SAFETY: The private area holds a zeroed `PrivExtra` at `EXTRA_OFFSET` (caller).
+        let extra = unsafe { Device::<T>::priv_raw(ndev).add(Device::<T>::EXTRA_OFFSET) }
+            .cast::<PrivExtra>();
+        // SAFETY: `extra` is valid and exclusively ours; the work item is not in use.
+        unsafe {
+            (*extra).ndev = ndev;
+            bindings::init_work_with_key(
+                (*extra).reset_work.get(),
+                Some(Self::reset_work_fn::<T>),
+                false,
+                c"net::dev::reset".as_char_ptr(),
+                key.as_ptr(),
+            );
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Only called by the workqueue for the `reset_work` of a `PrivExtra` of a `Device<T>`.
+    unsafe extern "C" fn reset_work_fn<T: Operations>(work: *mut bindings::work_struct) {
+        // SAFETY: `work` is the `reset_work` of a live `PrivExtra` (caller; the device is not
+        // freed before the work item is cancelled).
+        let ndev = unsafe { (*crate::container_of!(Opaque::cast_from(work).cast_mut(), PrivExtra, reset_work)).ndev };
+        // SAFETY: Plain FFI call; RTNL serialises us with `ndo_open`/`ndo_stop` and with
+        // unregistration, after which the device is not running.
+        unsafe { bindings::rtnl_lock() };
+        // SAFETY: `ndev` is valid (see above).
+        if T::HAS_RESET && unsafe { bindings::netif_running(ndev) } {
+            // SAFETY: The device is registered and up, so it and its `T` are live.
+            let dev = unsafe { Device::<T>::from_raw(ndev) };
+            if let Err(e) = T::reset(dev) {
+                crate::pr_err!("net: device reset failed: {:?}\n", e);
+            }
+        }
+        // SAFETY: Taken above.
+        unsafe { bindings::rtnl_unlock() };
+    }
+
+    /// Waits for a running reset and cancels a pending one.
+    fn cancel_reset(&self) {
+        // SAFETY: `reset_work` is initialised (type invariant); may sleep, we are in process
+        // context without RTNL (the work item takes it).
+        unsafe { bindings::cancel_work_sync(self.reset_work.get()) };
+    }
 }
 
 impl<T: Operations> Device<T> {
@@ -594,6 +661,24 @@ impl<T: Operations> Device<T> {
     /// Offset of the TX queue statistics within the private area.
     const STATS_OFFSET: usize =
         (Self::EXTRA_OFFSET + size_of::<PrivExtra>()).next_multiple_of(align_of::<QueueStats>());
+
+    /// Schedules [`Operations::reset`] to run soon in process context (on the system
+    /// workqueue). Any context. Returns `false` if a reset was already pending or the driver
+    /// has no `reset`.
+    pub fn schedule_reset(&self) -> bool {
+        if !T::HAS_RESET {
+            return false;
+        }
+        // SAFETY: `reset_work` is initialised (type invariant of `PrivExtra`) and is cancelled
+        // before the device is freed; `system_wq` always exists.
+        unsafe {
+            bindings::queue_work_on(
+                bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int,
+                bindings::system_wq,
+                self.extra().reset_work.get(),
+            )
+        }
+    }
 
     /// Returns the abstraction's per-device state.
     #[inline]
@@ -933,6 +1018,22 @@ impl<'a> TxQueue<'a> {
         unsafe { bindings::netdev_tx_sent_queue(self.txq.as_ptr(), bytes) }
     }
 
+    /// Like [`TxQueue::sent`], and tells whether the driver must notify the device (write its
+    /// doorbell/tail register) now (`__netdev_tx_sent_queue()` with `netdev_xmit_more()`).
+    ///
+    /// Returns `false` when the stack is about to hand over more packets for this queue
+    /// (`xmit_more`) and the queue has not been stopped: the driver may then defer the
+    /// notification to the last packet of the batch, saving a register write per packet. The
+    /// stack guarantees another `start_xmit` call in that case.
+    #[inline]
+    pub fn sent_batched(&self, bytes: u32) -> bool {
+        // SAFETY: `netdev_xmit_more()` reads the per-CPU flag the core set for the current
+        // `ndo_start_xmit` call (we hold the queue lock, BH disabled).
+        let more = unsafe { bindings::netdev_xmit_more() };
+        // SAFETY: As in `sent`.
+        unsafe { bindings::__netdev_tx_sent_queue(self.txq.as_ptr(), bytes, more) }
+    }
+
     /// Reports completed packets to BQL (`netdev_tx_completed_queue()`).
     ///
     /// Call at most once per completion round. `bytes` is clamped to what is in flight, so a
@@ -1037,6 +1138,9 @@ impl<T: Operations> Builder<T> {
         {
             return Err(EINVAL);
         }
+
+        // SAFETY: `ndev` was just made for `T` and is ours.
+        unsafe { PrivExtra::init::<T>(ndev.as_ptr()) };
 
         for q in 0..txqs {
             // SAFETY: The private area has room for `txqs` stats after `T` (see `size`), `q` is
@@ -1205,6 +1309,10 @@ impl<T: Operations> Builder<T> {
 impl<T: Operations> Drop for Builder<T> {
     fn drop(&mut self) {
         let ndev = self.ndev.as_ptr();
+        // SAFETY: The device is valid (type invariant).
+        unsafe { Device::<T>::from_raw(ndev) }
+            .extra()
+            .cancel_reset();
         // SAFETY: `T` is initialised and nothing references the unregistered device (type
         // invariant); it is dropped in place, where it was pinned.
         unsafe { core::ptr::drop_in_place(Device::<T>::priv_raw(ndev).cast::<T>()) };
@@ -1345,6 +1453,8 @@ impl<T: Operations> Drop for Registration<'_, T> {
         // device is up, waits for in-flight callbacks (`synchronize_net()`) and for every
         // `dev_hold()` reference (`netdev_run_todo()`) before returning.
         unsafe { bindings::unregister_netdev(ndev) };
+        // The device is down: a reset that runs from now on does nothing.
+        self.device().extra().cancel_reset();
         if let Some((irq, _)) = &self.irq {
             // SAFETY: Requested with `ndev` as cookie (see `new_with_irq`); waits for a running
             // handler. The vectors are freed after `drop` returns.
@@ -1569,6 +1679,7 @@ impl<T: Operations> Adapter<T> {
         {
             stats.packets = s.packets;
             stats.bytes = s.bytes;
+            stats.alloc_fail = s.alloc_fail;
         }
     }
 
@@ -1602,6 +1713,7 @@ impl<T: Operations> Adapter<T> {
         unsafe {
             (*rx).packets = 0;
             (*rx).bytes = 0;
+            (*rx).alloc_fail = 0;
             (*tx).packets = 0;
             (*tx).bytes = 0;
         }

@@ -110,6 +110,7 @@ use crate::{
             Device,
             OpenContext, //
         },
+        page_pool::Page,
         skb::SkBuff,
         stats::{
             QueueStats,
@@ -498,6 +499,19 @@ impl<'a, T: Poll> PollContext<'a, T> {
         let skb = unsafe { bindings::napi_alloc_skb(self.napi.as_raw(), len) };
         // SAFETY: A fresh skb has one reference and is on no list.
         NonNull::new(skb).map(|skb| unsafe { SkBuff::from_raw(skb) })
+    }
+
+    /// Builds an skb around a page pool page holding a received frame of `len` bytes at
+    /// `headroom`, from the per-CPU NAPI cache (`napi_build_skb()`); see
+    /// [`SkBuff::build_from_page`]. Gives the page back under netpoll (budget 0), if the frame
+    /// does not fit or if no skb could be allocated.
+    #[inline]
+    pub fn build_skb(&mut self, page: Page, headroom: u32, len: u32) -> Result<SkBuff, Page> {
+        if self.budget == 0 {
+            return Err(page);
+        }
+        // SAFETY: We are in the poll function of this enabled instance with a non-zero budget.
+        unsafe { SkBuff::napi_build_from_page(page, headroom, len) }
     }
 
     /// Checks that `skb` may be delivered by this instance.

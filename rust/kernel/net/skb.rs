@@ -17,6 +17,10 @@ use crate::{
             Operations, //
         },
         napi::Budget,
+        page_pool::{
+            Page,
+            PAGE_SIZE, //
+        },
     },
     prelude::*,
     types::Opaque,
@@ -32,6 +36,19 @@ pub const ETH_HLEN: u32 = bindings::ETH_HLEN;
 
 /// Most page fragments an skb can have (`MAX_SKB_FRAGS`).
 pub const MAX_SKB_FRAGS: usize = bindings::MAX_SKB_FRAGS as usize;
+
+/// Headroom the stack expects in front of received data (`NET_SKB_PAD`, which is
+/// `max(32, L1_CACHE_BYTES)` on every architecture but s390, where it is 32: the `max` cannot
+/// be evaluated by bindgen).
+pub const NET_SKB_PAD: u32 = if cfg!(CONFIG_S390) || bindings::L1_CACHE_BYTES < 32 {
+    32
+} else {
+    bindings::L1_CACHE_BYTES
+};
+
+/// Headroom to leave in front of a received frame built in place (`NET_SKB_PAD +
+/// NET_IP_ALIGN`), e.g. with [`SkBuff::build_from_page`].
+pub const RX_HEADROOM: u32 = NET_SKB_PAD + bindings::NET_IP_ALIGN;
 
 /// An owned socket buffer.
 ///
@@ -106,6 +123,158 @@ impl SkBuff {
         let skb = unsafe { bindings::netdev_alloc_skb_ip_align(dev.as_raw(), len) };
         // INVARIANT: A freshly allocated skb has one reference and is on no list.
         Ok(Self(NonNull::new(skb).ok_or(ENOMEM)?))
+    }
+
+    /// Room a page needs after the packet data for `struct skb_shared_info`
+    /// (`SKB_DATA_ALIGN(sizeof(struct skb_shared_info))`).
+    pub const SHINFO_SIZE: usize = core::mem::size_of::<bindings::skb_shared_info>()
+        .next_multiple_of(bindings::SMP_CACHE_BYTES as usize);
+
+    /// Checks that a packet of `len` bytes at `headroom` fits in a page with the shared info.
+    fn check_page_layout(headroom: u32, len: u32) -> bool {
+        headroom as usize + len as usize + Self::SHINFO_SIZE <= PAGE_SIZE
+    }
+
+    /// Finishes an skb built around `page`: reserves `headroom`, puts `len` bytes and marks it
+    /// so that freeing it returns the page to its pool.
+    ///
+    /// # Safety
+    ///
+    /// `skb` is a fresh skb whose head is `page` (its reference now owned by the skb), checked
+    /// with `check_page_layout(headroom, len)`.
+    unsafe fn finish_page_skb(skb: NonNull<bindings::sk_buff>, headroom: u32, len: u32) -> Self {
+        // SAFETY: A fresh, linear skb with `PAGE_SIZE - SHINFO_SIZE` bytes of room, of which
+        // `headroom + len` are used (caller).
+        unsafe {
+            bindings::skb_reserve(skb.as_ptr(), headroom as i32);
+            bindings::__skb_put(skb.as_ptr(), len);
+            bindings::skb_mark_for_recycle(skb.as_ptr());
+        }
+        // INVARIANT: A fresh skb has one reference and is on no list.
+        Self(skb)
+    }
+
+    /// Builds an skb around a page pool page that holds a received frame of `len` bytes at
+    /// `headroom` (`build_skb()`), without copying. Freeing the skb returns the page to its
+    /// pool. Valid in any context; a NAPI poll function should use
+    /// [`PollContext::build_skb`](super::napi::PollContext::build_skb).
+    ///
+    /// Gives the page back if the frame and the shared info do not fit in the page, or if no
+    /// skb could be allocated.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::net::{page_pool::{PagePool, Params}, skb::SkBuff};
+    /// use kernel::prelude::*;
+    ///
+    /// let mut pool = PagePool::new(&Params::new(16))?;
+    /// let mut page = pool.alloc(GFP_KERNEL)?;
+    /// let first = page.as_ptr();
+    /// page.with_slice_mut(64, 60, |b| b.fill(0xab));
+    /// let skb = SkBuff::build_from_page(page, 64, 60).map_err(|_| ENOMEM)?;
+    /// assert_eq!(skb.len(), 60);
+    /// assert!(skb.data().iter().all(|&b| b == 0xab));
+    ///
+    /// // Too long for one page with the shared info: the page comes back.
+    /// let page = pool.alloc(GFP_KERNEL)?;
+    /// assert!(SkBuff::build_from_page(page, 64, 4096).is_err());
+    ///
+    /// // Freeing the skb returns its page to the pool, which hands it out again once its
+    /// // cache is used up.
+    /// drop(skb);
+    /// let mut held = KVec::new();
+    /// let mut seen = false;
+    /// while !seen && held.len() < 256 {
+    ///     let p = pool.alloc(GFP_KERNEL)?;
+    ///     seen = p.as_ptr() == first;
+    ///     held.push(p, GFP_KERNEL)?;
+    /// }
+    /// assert!(seen);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn build_from_page(page: Page, headroom: u32, len: u32) -> Result<Self, Page> {
+        if !Self::check_page_layout(headroom, len) {
+            return Err(page);
+        }
+        // SAFETY: `page` is a whole order-0 page we own; `build_skb()` puts the shared info
+        // at its end.
+        let skb = unsafe { bindings::build_skb(page.raw_address().cast(), PAGE_SIZE as u32) };
+        let Some(skb) = NonNull::new(skb) else {
+            return Err(page);
+        };
+        page.into_raw();
+        // SAFETY: `skb`'s head is the page, whose reference it now owns; layout checked above.
+        Ok(unsafe { Self::finish_page_skb(skb, headroom, len) })
+    }
+
+    /// Like [`SkBuff::build_from_page`], with `napi_build_skb()`.
+    ///
+    /// # Safety
+    ///
+    /// Must be called from a NAPI poll function with a non-zero budget.
+    pub(crate) unsafe fn napi_build_from_page(
+        page: Page,
+        headroom: u32,
+        len: u32,
+    ) -> Result<Self, Page> {
+        if !Self::check_page_layout(headroom, len) {
+            return Err(page);
+        }
+        // SAFETY: As in `build_from_page`; NAPI context guaranteed by the caller.
+        let skb = unsafe { bindings::napi_build_skb(page.raw_address().cast(), PAGE_SIZE as u32) };
+        let Some(skb) = NonNull::new(skb) else {
+            return Err(page);
+        };
+        page.into_raw();
+        // SAFETY: As in `build_from_page`.
+        Ok(unsafe { Self::finish_page_skb(skb, headroom, len) })
+    }
+
+    /// Appends `len` bytes at `offset` of a page pool page as the next fragment of a received
+    /// frame (`skb_add_rx_frag()`), without copying; the page is accounted as a whole page.
+    /// Freeing the skb returns the page to its pool.
+    ///
+    /// Gives the page back if the skb already has [`MAX_SKB_FRAGS`] fragments or the range is
+    /// not inside the page.
+    pub fn add_rx_frag(&mut self, page: Page, offset: u32, len: u32) -> Result<(), Page> {
+        let nr = self.nr_frags();
+        if nr as usize >= MAX_SKB_FRAGS || offset as usize + len as usize > PAGE_SIZE {
+            return Err(page);
+        }
+        let raw = page.into_raw();
+        // SAFETY: We own the skb exclusively (type invariant) and fragment `nr` is the next free
+        // one; the fragment takes over our reference on the page. Page pool pages must be
+        // freed through the recycling path, hence the mark (harmless for a non-pool head).
+        unsafe {
+            bindings::skb_add_rx_frag(
+                self.as_raw(),
+                nr as i32,
+                raw.as_ptr(),
+                offset as i32,
+                len as i32,
+                PAGE_SIZE as u32,
+            );
+            bindings::skb_mark_for_recycle(self.as_raw());
+        }
+        Ok(())
+    }
+
+    /// Moves the first `len` bytes of the packet into the linear part if they are in fragments
+    /// (`pskb_may_pull()`), e.g. the headers of a frame received into page fragments. Fails
+    /// with `ENOMEM` if the head could not be grown, and with `EINVAL` if the packet is shorter
+    /// than `len`.
+    pub fn pull_into_head(&mut self, len: u32) -> Result {
+        if len > self.len() {
+            return Err(EINVAL);
+        }
+        // SAFETY: We own the skb exclusively (type invariant); `pskb_may_pull()` may reallocate
+        // the head, which no outstanding borrow can observe (`&mut self`).
+        if unsafe { bindings::pskb_may_pull(self.as_raw(), len) } {
+            Ok(())
+        } else {
+            Err(ENOMEM)
+        }
     }
 
     /// Returns the total length of the packet (linear part and fragments).

@@ -36,6 +36,8 @@ pub struct QueueStatsSnapshot {
     pub bytes: u64,
     /// Packets dropped.
     pub drops: u64,
+    /// Receive buffer allocations that failed (the frame was dropped and its buffer reused).
+    pub alloc_fail: u64,
 }
 
 impl QueueStatsSnapshot {
@@ -45,6 +47,7 @@ impl QueueStatsSnapshot {
         self.packets = self.packets.wrapping_add(other.packets);
         self.bytes = self.bytes.wrapping_add(other.bytes);
         self.drops = self.drops.wrapping_add(other.drops);
+        self.alloc_fail = self.alloc_fail.wrapping_add(other.alloc_fail);
     }
 }
 
@@ -81,6 +84,7 @@ pub struct QueueStats {
     packets: Opaque<bindings::u64_stats_t>,
     bytes: Opaque<bindings::u64_stats_t>,
     drops: Opaque<bindings::u64_stats_t>,
+    alloc_fail: Opaque<bindings::u64_stats_t>,
 }
 
 // SAFETY: `QueueStats` only holds counters; moving it to another thread is fine.
@@ -104,6 +108,7 @@ impl QueueStats {
             packets: Opaque::zeroed(),
             bytes: Opaque::zeroed(),
             drops: Opaque::zeroed(),
+            alloc_fail: Opaque::zeroed(),
         })
     }
 
@@ -121,6 +126,7 @@ impl QueueStats {
                     packets: bindings::u64_stats_read(self.packets.get()),
                     bytes: bindings::u64_stats_read(self.bytes.get()),
                     drops: bindings::u64_stats_read(self.drops.get()),
+                    alloc_fail: bindings::u64_stats_read(self.alloc_fail.get()),
                 }
             };
             // SAFETY: As above; `start` came from `u64_stats_fetch_begin` on the same object.
@@ -192,6 +198,15 @@ impl<'a> StatsWriter<'a> {
         self.update(|| {
             // SAFETY: The counter is valid and we are the only writer (type invariants).
             unsafe { bindings::u64_stats_add(self.stats.drops.get(), n as c_ulong) }
+        })
+    }
+
+    /// Accounts `n` failed buffer allocations.
+    #[inline]
+    pub fn add_alloc_fail(&self, n: usize) {
+        self.update(|| {
+            // SAFETY: The counter is valid and we are the only writer (type invariants).
+            unsafe { bindings::u64_stats_add(self.stats.alloc_fail.get(), n as c_ulong) }
         })
     }
 }

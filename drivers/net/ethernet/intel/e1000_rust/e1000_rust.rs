@@ -25,11 +25,11 @@ use kernel::{
         skb::{SkBuff, ETH_HLEN},
         stats::{QueueStatsSnapshot, RtnlLinkStats64},
     },
-    new_mutex, new_spinlock_irq, pci,
+    new_mutex, new_spinlock_bh, new_spinlock_irq, pci,
     prelude::*,
     sync::{
-        atomic::{AtomicFlag, Relaxed},
-        Mutex, SpinLockIrq,
+        atomic::{Atomic, AtomicFlag, Relaxed},
+        Mutex, SpinLockBh, SpinLockIrq,
     },
     time::{delay::fsleep, Delta},
 };
@@ -68,14 +68,15 @@ struct Nic {
     bar: pci::DevresBar<BAR0_SIZE>,
     /// TX ring; transmit and completion both also hold the TX queue lock.
     ///
-    /// IRQ-safe spinlocks because the core has no BH-only variant yet: the rings are used from
-    /// process context (open, stop, reconfiguration) and softirq context (transmit, poll), never
-    /// from hard-IRQ context.
+    /// IRQ-disabling, because netpoll (netconsole) transmits with interrupts disabled, where a
+    /// BH-disabling lock must not be released.
     #[pin]
     tx: SpinLockIrq<TxRing>,
-    /// RX ring; used by the NAPI poll, and by open/stop/reconfiguration.
+    /// RX ring; used by the NAPI poll (softirq, never with a zero budget), and by
+    /// open/stop/reconfiguration (process context). BH-disabling, as returning pages to the
+    /// page pool requires interrupts enabled.
     #[pin]
-    rx: SpinLockIrq<RxRing>,
+    rx: SpinLockBh<RxRing>,
     /// The one RX/TX NAPI instance.
     #[pin]
     napi: Napi<Nic>,
@@ -93,6 +94,8 @@ struct Nic {
     vlan_strip: AtomicFlag,
     /// Set by the interrupt handler on a link status change, handled in poll.
     link_changed: AtomicFlag,
+    /// Transmit timeouts seen (each schedules a reset).
+    tx_timeouts: Atomic<u32>,
     /// Serialises the read-modify-write of RCTL (and of the filter flags above that it
     /// reflects) between `set_rx_mode` (address lock, BH off, without RTNL) and
     /// `set_features`/`configure` (RTNL).
@@ -130,16 +133,6 @@ impl Nic {
         mtu + ETH_HLEN + VLAN_HLEN
     }
 
-    /// RX buffer size and RCTL size bits (BSEX, BSIZE) for `mtu`.
-    fn rx_buf_for(mtu: u32) -> (u32, bool, u32) {
-        match Self::frame_len(mtu) + ETH_FCS_LEN {
-            0..=2048 => (2048, false, 0),
-            2049..=4096 => (4096, true, 3),
-            4097..=8192 => (8192, true, 2),
-            _ => (16384, true, 1),
-        }
-    }
-
     /// Stops the receiver and transmitter, masks interrupts and waits for DMA in flight. Must
     /// be called without the register guard held (it sleeps).
     fn quiesce(&self) {
@@ -156,7 +149,6 @@ impl Nic {
     /// are freed; in-flight TX is forgotten (BQL reset). Interrupts stay masked.
     fn configure(&self, dev: &Device<Self>, mtu: u32, counts: Option<(usize, usize)>) -> Result {
         let bar = self.bar.try_access().ok_or(ENXIO)?;
-        let (buf_len, bsex, bsize) = Self::rx_buf_for(mtu);
 
         dev.with_tx_queue_locked(0, |txq| -> Result {
             let mut tx = self.tx.lock();
@@ -196,8 +188,8 @@ impl Nic {
             if let Some((n, _)) = counts {
                 rx.count = n;
             }
-            rx.buf_len = buf_len;
-            rx.reset(|len| SkBuff::netdev_alloc_ip_align(dev, len).ok())?;
+            rx.max_frame = Self::frame_len(mtu) + ETH_FCS_LEN;
+            rx.reset()?;
             let base = rx.dma_address();
             bar.write_reg(regs::RDBAL::from(base as u32));
             bar.write_reg(regs::RDBAH::from((base >> 32) as u32));
@@ -220,8 +212,9 @@ impl Nic {
                 .with_secrc(!self.rx_fcs.load(Relaxed))
                 .with_sbp(self.rx_all.load(Relaxed))
                 .with_lpe(mtu > dev::ETH_DATA_LEN)
-                .with_bsex(bsex)
-                .try_with_bsize(bsize)?,
+                // 2048-byte buffers (BSEX = 0, BSIZE = 0): larger frames span descriptors.
+                .with_bsex(false)
+                .try_with_bsize(0)?,
         );
         Ok(())
     }
@@ -318,7 +311,7 @@ impl dev::Operations for Nic {
             // `stop` is not called after a failed open; NAPI is disabled by the abstraction.
             nic.quiesce();
             nic.tx.lock().slots.clear();
-            nic.rx.lock().slots.clear();
+            nic.rx.lock().clear();
             return Err(e);
         }
         dev.start_all_queues();
@@ -335,7 +328,7 @@ impl dev::Operations for Nic {
         dev.carrier_off();
         nic.napi.disable();
         nic.tx.lock().slots.clear();
-        nic.rx.lock().slots.clear();
+        nic.rx.lock().clear();
     }
 
     fn start_xmit(dev: &Device<Self>, txq: &TxQueue<'_>, skb: SkBuff) -> NetdevTx {
@@ -370,11 +363,15 @@ impl dev::Operations for Nic {
             }
         };
         txq.stats().add(1, len as usize);
-        txq.sent(len);
-        bar.write_reg(regs::TDT::zeroed().with_value(tx.next_to_use as u16));
         if tx.unused() < TX_STOP_THRESHOLD {
             txq.stop();
         }
+        if !txq.sent_batched(len) {
+            // More packets follow at once: the last of them writes TDT (each TDT write is a
+            // PCI write, and under QEMU a pass of the device model over the ring).
+            return NetdevTx::Ok;
+        }
+        bar.write_reg(regs::TDT::zeroed().with_value(tx.next_to_use as u16));
         // QEMU's model transmits within the TDT write; reclaim right away (on real hardware
         // this finds nothing or little, and the TXDW interrupt does the rest).
         let mut done = [const { None }; RECLAIM_BATCH];
@@ -414,8 +411,16 @@ impl dev::Operations for Nic {
     }
 
     fn tx_timeout(dev: &Device<Self>, _txqueue: u32) {
-        pr_warn!("{}: transmit timed out\n", dev.name());
-        dev.data().napi.schedule();
+        let nic = dev.data();
+        nic.tx_timeouts.add(1, Relaxed);
+        pr_warn!("{}: transmit timed out, resetting\n", dev.name());
+        dev.schedule_reset();
+    }
+
+    fn reset(dev: &Device<Self>) -> Result {
+        // As `e1000_reinit_locked()`: the rings are emptied (pending TX skbs freed, BQL reset)
+        // and the device is programmed again; the queue is woken.
+        dev.data().restart(dev, dev.mtu(), None)
     }
 
     fn set_rx_mode(dev: &Device<Self>, mode: &RxMode<'_>) {
@@ -533,12 +538,13 @@ impl napi::Poll for Nic {
 
         let mut done = 0;
         let mut dropped = 0;
+        let mut alloc_fail = 0;
         let mut frames = KVec::new();
-        {
+        // Nothing is received under netpoll (budget 0, maybe with interrupts disabled).
+        if budget != 0 {
             let mut rx = nic.rx.lock();
-            let mut alloc = |len: u32| ctx.alloc_skb(len);
             while done < budget {
-                match rx.next(&mut alloc) {
+                match rx.next(ctx) {
                     None => break,
                     Some(Ok(RxEvent::Frame(skb, w1))) => {
                         if w1 & rxd::FRAME_ERRORS != 0 && !nic.rx_all.load(Relaxed) {
@@ -548,7 +554,14 @@ impl napi::Poll for Nic {
                             dropped += 1;
                         }
                     }
-                    Some(Ok(RxEvent::Error)) | Some(Err(_)) => dropped += 1,
+                    Some(Ok(RxEvent::More)) => {}
+                    Some(Ok(RxEvent::Dropped)) => dropped += 1,
+                    Some(Err(e)) => {
+                        dropped += 1;
+                        if e == ENOMEM {
+                            alloc_fail += 1;
+                        }
+                    }
                 }
                 done += 1;
             }
@@ -559,6 +572,9 @@ impl napi::Poll for Nic {
         drop(bar);
         if dropped != 0 {
             ctx.stats().add_drops(dropped);
+        }
+        if alloc_fail != 0 {
+            ctx.stats().add_alloc_fail(alloc_fail);
         }
         let rx_csum = nic.rx_csum.load(Relaxed);
         for (mut skb, w1) in frames {
@@ -634,7 +650,7 @@ impl pci::Driver for E1000Driver {
             pin_init!(Nic {
                 bar,
                 tx <- new_spinlock_irq!(tx, "e1000_rust::tx"),
-                rx <- new_spinlock_irq!(rx, "e1000_rust::rx"),
+                rx <- new_spinlock_bh!(rx, "e1000_rust::rx"),
                 napi <- Napi::new(0),
                 up: AtomicFlag::new(false),
                 promisc: AtomicFlag::new(false),
@@ -646,6 +662,7 @@ impl pci::Driver for E1000Driver {
                     DEFAULT_FEATURES.contains(dev::Features::HW_VLAN_CTAG_RX),
                 ),
                 link_changed: AtomicFlag::new(false),
+                tx_timeouts: Atomic::new(0),
                 rctl_lock <- new_spinlock_irq!((), "e1000_rust::rctl"),
                 hw_stats <- new_mutex!(ethtool::HwCounters::default(), "e1000_rust::hw_stats"),
             }),

@@ -16,6 +16,7 @@ use kernel::{
         ethtool::{PauseStats, RingParam, Stats},
     },
     prelude::*,
+    sync::atomic::Relaxed,
 };
 
 /// Hardware counters, accumulated from the clear-on-read statistics registers.
@@ -158,10 +159,15 @@ impl ethtool::Operations for Nic {
         out.add(c"rx_queue_0_packets", rx.packets);
         out.add(c"rx_queue_0_bytes", rx.bytes);
         out.add(c"rx_queue_0_drops", rx.drops);
+        out.add(c"rx_queue_0_alloc_fail", rx.alloc_fail);
         let tx = dev.tx_stats_total();
         out.add(c"tx_queue_0_packets", tx.packets);
         out.add(c"tx_queue_0_bytes", tx.bytes);
         out.add(c"tx_queue_0_drops", tx.drops);
+        out.add(
+            c"tx_timeout_count",
+            u64::from(nic.tx_timeouts.load(Relaxed)),
+        );
     }
 
     fn get_regs_len(_dev: &Device<Self>) -> usize {

@@ -3,18 +3,24 @@
 //! TX and RX descriptor rings.
 //!
 //! Descriptors live in coherent DMA memory, viewed as `u64` words (two per 16-byte descriptor)
-//! and accessed with volatile I/O projections, so the driver needs no `unsafe`. Packet buffers
-//! are socket buffers mapped with streaming DMA through [`SkbSlots`], one slot per descriptor.
+//! and accessed with volatile I/O projections, so the driver needs no `unsafe`. TX buffers are
+//! the socket buffers being sent, mapped with streaming DMA through [`SkbSlots`], one slot per
+//! descriptor; RX buffers are pages from a page pool, mapped once by the pool and recycled.
 //!
 //! Both rings are allocated once, at probe, at the largest size the device supports; the size
 //! in use ([`TxRing::count`], [`RxRing::count`]) is what is programmed into TDLEN/RDLEN, so
-//! `ethtool -G` never allocates.
+//! `ethtool -G` never allocates descriptor memory.
 
 use kernel::{
     device::{Bound, Device},
     dma::{Coherent, DmaAddress},
     io::{io_read, io_write},
-    net::dma::{FromDevice, SkbSlots, ToDevice},
+    net::{
+        dma::{SkbSlots, ToDevice},
+        napi::{Poll, PollContext},
+        page_pool::{Page, PagePool, Params},
+        skb::{SkBuff, RX_HEADROOM},
+    },
     prelude::*,
 };
 
@@ -320,37 +326,65 @@ impl TxRing {
     }
 }
 
+/// Size of every RX buffer (RCTL.BSIZE = 2048): a frame larger than that spans several
+/// descriptors.
+pub(crate) const RX_BUF_LEN: u32 = 2048;
+
+/// Frames up to this length are copied into a small skb and their page goes straight back to
+/// the ring (as the C driver's `copybreak`).
+const COPYBREAK: u32 = 256;
+
 /// The receive ring.
+///
+/// Buffers are page pool pages: the device writes a frame at [`RX_HEADROOM`] of a page, the
+/// first buffer of a frame becomes the skb's head (`build_skb`) and further buffers of a frame
+/// that spans several descriptors are added as page fragments.
 pub(crate) struct RxRing {
     desc: Coherent<[u64]>,
-    pub(crate) slots: SkbSlots<FromDevice>,
+    /// The page on each descriptor (dropped before the pool, to which they return).
+    pages: KVec<Option<Page>>,
     /// Descriptors in use.
     pub(crate) count: usize,
     /// Next descriptor the device will complete.
     pub(crate) next_to_clean: usize,
-    /// Size of each buffer (programmed into RCTL.BSIZE).
-    pub(crate) buf_len: u32,
-    /// Dropping the rest of a frame that did not fit in one buffer, up to its EOP descriptor.
+    /// Longest frame accepted (the MTU's frame, with FCS and a VLAN tag).
+    pub(crate) max_frame: u32,
+    /// The frame being assembled from several descriptors, up to its EOP descriptor.
+    partial: Option<SkBuff>,
+    /// Dropping the rest of a frame, up to its EOP descriptor.
     discarding: bool,
+    pool: PagePool,
 }
 
 /// One completed RX descriptor.
 pub(crate) enum RxEvent {
-    /// A whole frame in one buffer, with its descriptor's status word (the driver decides
-    /// about frames the device flagged, see `rxd::FRAME_ERRORS`).
-    Frame(kernel::net::skb::SkBuff, u64),
-    /// A frame the device flagged as bad, or one that spans buffers; dropped.
-    Error,
+    /// The last descriptor of a frame: the whole frame, with its EOP descriptor's status word
+    /// (the driver decides about frames the device flagged, see `rxd::FRAME_ERRORS`).
+    Frame(SkBuff, u64),
+    /// A descriptor in the middle of a frame.
+    More,
+    /// The last descriptor of a frame that was dropped (too long, or no memory for it).
+    Dropped,
 }
 
 impl RxRing {
     pub(crate) fn new(dev: &Device<Bound>) -> Result<Self> {
+        let mut pages = KVec::with_capacity(MAX_DESCS, GFP_KERNEL)?;
+        for _ in 0..MAX_DESCS {
+            pages.push(None, GFP_KERNEL)?;
+        }
         Ok(Self {
             desc: Coherent::zeroed_slice(dev, 2 * MAX_DESCS, GFP_KERNEL)?,
-            slots: SkbSlots::new(dev, MAX_DESCS)?,
+            pool: PagePool::new(&Params::new(MAX_DESCS as u32).dma_from_device(
+                dev,
+                RX_HEADROOM,
+                RX_BUF_LEN,
+            ))?,
+            pages,
             count: DEFAULT_DESCS,
             next_to_clean: 0,
-            buf_len: 2048,
+            max_frame: 1522,
+            partial: None,
             discarding: false,
         })
     }
@@ -360,81 +394,133 @@ impl RxRing {
         self.desc.dma_address()
     }
 
-    /// Gives slot `i` a fresh buffer from `alloc` and hands the descriptor to the device.
-    /// Fails with `ENOMEM` if no buffer could be allocated or mapped.
-    pub(crate) fn refill(
-        &mut self,
-        i: usize,
-        alloc: &mut impl FnMut(u32) -> Option<kernel::net::skb::SkBuff>,
-    ) -> Result {
-        let skb = alloc(self.buf_len).ok_or(ENOMEM)?;
-        let addr = self.slots.map(i, skb, self.buf_len).map_err(|(e, _)| e)?;
+    /// Gives descriptor `i` a fresh page. Fails with `ENOMEM` if the pool has none.
+    fn refill(&mut self, i: usize) -> Result {
+        let page = self.pool.alloc(GFP_ATOMIC | __GFP_NOWARN)?;
+        let addr = page.dma_address().ok_or(EINVAL)? + u64::from(RX_HEADROOM);
         write_word(&self.desc, 2 * i, addr)?;
-        write_word(&self.desc, 2 * i + 1, 0)
+        write_word(&self.desc, 2 * i + 1, 0)?;
+        self.pages[i] = Some(page);
+        Ok(())
+    }
+
+    /// Returns every page to the pool.
+    pub(crate) fn clear(&mut self) {
+        self.partial = None;
+        for i in 0..self.pages.len() {
+            if let Some(page) = self.pages[i].take() {
+                self.pool.recycle(page);
+            }
+        }
     }
 
     /// Frees every buffer and fills the ring again; the device must not be receiving.
-    pub(crate) fn reset(
-        &mut self,
-        mut alloc: impl FnMut(u32) -> Option<kernel::net::skb::SkBuff>,
-    ) -> Result {
-        self.slots.clear();
+    pub(crate) fn reset(&mut self) -> Result {
+        self.clear();
         for i in 0..2 * self.count {
             write_word(&self.desc, i, 0)?;
         }
         self.next_to_clean = 0;
         self.discarding = false;
         for i in 0..self.count {
-            self.refill(i, &mut alloc)?;
+            self.refill(i)?;
         }
         Ok(())
     }
 
-    /// Returns the next completed descriptor, refilling its slot with a buffer from `alloc`.
+    /// Hands `page` back to descriptor `i` (after the device wrote `len` bytes into it).
+    fn reuse(&mut self, i: usize, page: Page, len: u32) -> Result {
+        page.sync_for_device(0, len);
+        self.pages[i] = Some(page);
+        write_word(&self.desc, 2 * i + 1, 0)
+    }
+
+    /// Processes the next completed descriptor and gives it a buffer again.
     ///
-    /// `None` if the device has not completed it yet. If no new buffer is available, the
-    /// received frame is dropped and its buffer handed back to the device (`Some(Err(ENOMEM))`),
-    /// so the ring never runs dry.
-    pub(crate) fn next(
+    /// `None` if the device has not completed it yet. If no new buffer is available, the frame
+    /// is dropped, its buffer stays on the descriptor and `Some(Err(ENOMEM))` is returned, so
+    /// the ring never runs dry.
+    pub(crate) fn next<T: Poll>(
         &mut self,
-        alloc: &mut impl FnMut(u32) -> Option<kernel::net::skb::SkBuff>,
+        ctx: &mut PollContext<'_, T>,
     ) -> Option<Result<RxEvent>> {
         let i = self.next_to_clean;
         let w1 = read_word(&self.desc, 2 * i + 1).ok()?;
         if w1 & rxd::DD == 0 {
             return None;
         }
-        self.next_to_clean = (i + 1) % self.count;
-        // A frame larger than one buffer (possible only from a peer that ignores our MTU) is
-        // dropped whole: every descriptor up to and including the one with EOP. Decided before
-        // any early return, so that a recycled descriptor keeps the state right.
+        self.next_to_clean = if i + 1 >= self.count { 0 } else { i + 1 };
         let eop = w1 & rxd::EOP != 0;
-        let bad = !eop || self.discarding;
-        self.discarding = !eop;
+        let len = rxd::len(w1).min(RX_BUF_LEN);
+        let Some(page) = self.pages[i].take() else {
+            // Cannot happen: every descriptor given to the device has a page.
+            return Some(Err(EINVAL));
+        };
+        page.sync_for_cpu(0, len);
+        let discard = self.discarding;
+        let ended = |frame: Option<SkBuff>| match frame {
+            Some(skb) => RxEvent::Frame(skb, w1),
+            None if eop => RxEvent::Dropped,
+            None => RxEvent::More,
+        };
 
-        let recycle = |desc: &Coherent<[u64]>| write_word(desc, 2 * i + 1, 0);
-        let Some(new) = alloc(self.buf_len) else {
-            // Keep the old buffer (still mapped, never read by the CPU) for the device; the
-            // buffer address in the first word is not written back by the device.
-            return Some(recycle(&self.desc).and(Err(ENOMEM)));
-        };
-        let (old, addr) = match self.slots.swap_received(i, rxd::len(w1), new, self.buf_len) {
-            Ok(v) => v,
-            Err((e, _new)) => return Some(recycle(&self.desc).and(Err(e))),
-        };
-        if let Err(e) =
-            write_word(&self.desc, 2 * i, addr).and_then(|()| write_word(&self.desc, 2 * i + 1, 0))
-        {
-            return Some(Err(e));
+        if discard {
+            // The rest of a dropped frame, up to its EOP descriptor.
+            self.discarding = !eop;
+            return Some(self.reuse(i, page, len).map(|()| ended(None)));
         }
-        Some(Ok(match old {
-            Ok(skb) if !bad => RxEvent::Frame(skb, w1),
-            _ => RxEvent::Error,
-        }))
+        // Small single-buffer frames are copied; their page stays on the descriptor.
+        if eop && self.partial.is_none() && len <= COPYBREAK {
+            let mut skb = ctx.alloc_skb(len);
+            let copied = skb.as_mut().and_then(|skb| {
+                page.with_slice(RX_HEADROOM as usize, len as usize, |b| skb.put_data(b))
+            });
+            if !matches!(copied, Some(Ok(()))) {
+                skb = None;
+            }
+            return Some(self.reuse(i, page, len).map(|()| ended(skb)));
+        }
+        // A new page for the descriptor first: without one, the old page stays there and the
+        // frame is dropped.
+        if let Err(e) = self.refill(i) {
+            self.partial = None;
+            self.discarding = !eop;
+            return Some(self.reuse(i, page, len).and(Err(e)));
+        }
+        // The first buffer becomes the skb's head; it always has room for `RX_BUF_LEN` bytes
+        // and the shared info, so `build_skb` only fails for lack of memory.
+        let (built, oom) = match self.partial.take() {
+            None => (ctx.build_skb(page, RX_HEADROOM, len), true),
+            Some(mut skb) if skb.len() + len <= self.max_frame => {
+                (skb.add_rx_frag(page, RX_HEADROOM, len).map(|()| skb), false)
+            }
+            Some(_) => (Err(page), false),
+        };
+        match built {
+            Ok(skb) if eop => Some(Ok(ended(Some(skb)))),
+            Ok(skb) => {
+                self.partial = Some(skb);
+                Some(Ok(ended(None)))
+            }
+            Err(page) => {
+                // No memory, too long or too many fragments: drop the whole frame.
+                self.pool.recycle(page);
+                self.discarding = !eop;
+                if oom {
+                    Some(Err(ENOMEM))
+                } else {
+                    Some(Ok(ended(None)))
+                }
+            }
+        }
     }
 
     /// The index to write to RDT: the last descriptor refilled.
     pub(crate) fn tail(&self) -> usize {
-        (self.next_to_clean + self.count - 1) % self.count
+        // (Without `%`, whose division-by-zero panic objtool does not know as noreturn.)
+        match self.next_to_clean {
+            0 => self.count.saturating_sub(1),
+            n => n - 1,
+        }
     }
 }

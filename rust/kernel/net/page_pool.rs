@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Page pools for receive buffers (`struct page_pool`).
+//!
+//! A NIC's receive ring needs a steady supply of buffers that are DMA-mapped for the device. A
+//! [`PagePool`] hands out pages that it mapped once, when it first allocated them, and takes
+//! them back when the stack is done with a packet: a page freed through an skb made with
+//! [`PollContext::build_skb`](crate::net::napi::PollContext::build_skb) or attached with
+//! [`SkBuff::add_rx_frag`] returns to its pool instead of the page allocator, still mapped.
+//! One pool serves one receive queue.
+//!
+//! [`Page`] is one page from a pool, owned by the driver while it is on a descriptor. Dropping
+//! it returns it to its pool. A page never outlives its pool's memory: `page_pool_destroy()`
+//! (run when the [`PagePool`] is dropped) keeps the pool alive until every page in flight has
+//! come back, and unmaps pages that are still in flight.
+//!
+//! C headers: [`include/net/page_pool/types.h`](srctree/include/net/page_pool/types.h),
+//! [`include/net/page_pool/helpers.h`](srctree/include/net/page_pool/helpers.h).
+//!
+//! # Examples
+//!
+//! A pool without DMA mapping hands out a page again once it came back:
+//!
+//! ```
+//! use kernel::net::page_pool::{PagePool, Params};
+//! use kernel::prelude::*;
+//!
+//! let mut pool = PagePool::new(&Params::new(16))?;
+//! let mut page = pool.alloc(GFP_KERNEL)?;
+//! let first = page.as_ptr();
+//! page.with_slice_mut(0, 4, |b| b.copy_from_slice(b"rust"));
+//! assert_eq!(page.with_slice(0, 4, |b| b == b"rust"), Some(true));
+//! assert_eq!(page.with_slice(4094, 4, |_| ()), None);
+//!
+//! // Given back by the pool's owner, it is the next page handed out.
+//! pool.recycle(page);
+//! let again = pool.alloc(GFP_KERNEL)?;
+//! assert_eq!(again.as_ptr(), first);
+//!
+//! // Dropped, it goes back through the pool's ring; the pool serves its cache first.
+//! drop(again);
+//! let mut held = KVec::new();
+//! let mut seen = false;
+//! while !seen && held.len() < 256 {
+//!     let p = pool.alloc(GFP_KERNEL)?;
+//!     seen = p.as_ptr() == first;
+//!     held.push(p, GFP_KERNEL)?;
+//! }
+//! assert!(seen);
+//! # Ok::<(), Error>(())
+//! ```
+//!
+//! A receive ring that maps pages for its device, with 64 bytes of headroom for the skb and
+//! 2048-byte buffers:
+//!
+//! ```
+//! use kernel::{device::{Bound, Device}, dma::DmaAddress};
+//! use kernel::net::page_pool::{Page, PagePool, Params};
+//! use kernel::prelude::*;
+//!
+//! fn rx_pool(dev: &Device<Bound>) -> Result<PagePool> {
+//!     PagePool::new(&Params::new(256).dma_from_device(dev, 64, 2048))
+//! }
+//!
+//! /// Bus address to write into an RX descriptor.
+//! fn buffer_address(page: &Page) -> Option<DmaAddress> {
+//!     page.dma_address().map(|a| a + 64)
+//! }
+//! ```
+
+use crate::{
+    bindings,
+    device::{
+        Bound,
+        Device, //
+    },
+    dma::DmaAddress,
+    error::from_err_ptr,
+    net::dev::{
+        self,
+        Operations, //
+    },
+    prelude::*,
+};
+use crate::alloc::Flags;
+use core::{
+    mem::ManuallyDrop,
+    ptr::NonNull,
+    slice, //
+};
+
+/// Size of a page: the size of every buffer of an order-0 pool.
+pub const PAGE_SIZE: usize = crate::page::PAGE_SIZE;
+
+/// How a [`PagePool`] is set up (`struct page_pool_params`).
+///
+/// The parameters borrow the devices they name; [`PagePool::new`] takes its own references.
+pub struct Params<'a> {
+    pool_size: u32,
+    dma: Option<(&'a Device<Bound>, u32, u32)>,
+    netdev: Option<(*mut bindings::net_device, u32)>,
+}
+
+impl<'a> Params<'a> {
+    /// Order-0 pages, recycled through a ring of `pool_size` entries, without DMA mapping.
+    pub fn new(pool_size: u32) -> Self {
+        Self {
+            pool_size,
+            dma: None,
+            netdev: None,
+        }
+    }
+
+    /// Pages are mapped for `dev` to write into (`PP_FLAG_DMA_MAP`, `DMA_FROM_DEVICE`), and the
+    /// pool syncs `[offset, offset + max_len)` of a recycled page for the device
+    /// (`PP_FLAG_DMA_SYNC_DEV`).
+    pub fn dma_from_device(mut self, dev: &'a Device<Bound>, offset: u32, max_len: u32) -> Self {
+        self.dma = Some((dev, offset, max_len));
+        self
+    }
+
+    /// The pool serves RX queue `queue` of `ndev`; netdev-genl lists it there
+    /// (`page-pool-get`).
+    pub fn netdev<T: Operations>(mut self, ndev: &'a dev::Device<T>, queue: u32) -> Self {
+        self.netdev = Some((ndev.as_raw(), queue));
+        self
+    }
+}
+
+/// A page pool.
+///
+/// # Invariants
+///
+/// `self.pool` is a page pool made by `page_pool_create()` and owned by this object, which
+/// destroys it (`page_pool_destroy()`) when dropped. If it maps pages, it was created for a
+/// bound device and holds a reference on it.
+pub struct PagePool {
+    pool: NonNull<bindings::page_pool>,
+    dma: bool,
+}
+
+// SAFETY: Allocation from and destruction of a page pool may happen on any CPU; the pool
+// serialises its ring internally. Allocation needs `&self` only through `alloc`, which uses the
+// lock-protected slow path unless the pool is tied to a NAPI instance (it never is here).
+unsafe impl Send for PagePool {}
+
+// SAFETY: No `&self` method changes the pool: allocating, which uses the pool's lockless
+// single-consumer cache, takes `&mut self`.
+unsafe impl Sync for PagePool {}
+
+impl PagePool {
+    /// Creates a page pool (`page_pool_create()`).
+    pub fn new(params: &Params<'_>) -> Result<Self> {
+        let mut fast = bindings::page_pool_params__bindgen_ty_1_page_pool_params_fast {
+            order: 0,
+            pool_size: params.pool_size,
+            nid: bindings::NUMA_NO_NODE,
+            dev: core::ptr::null_mut(),
+            napi: core::ptr::null_mut(),
+            dma_dir: bindings::dma_data_direction::DMA_BIDIRECTIONAL,
+            max_len: 0,
+            offset: 0,
+        };
+        let mut slow = bindings::page_pool_params__bindgen_ty_2_page_pool_params_slow {
+            netdev: core::ptr::null_mut(),
+            queue_idx: 0,
+            flags: 0,
+            init_callback: None,
+            init_arg: core::ptr::null_mut(),
+        };
+        if let Some((dev, offset, max_len)) = params.dma {
+            if offset as usize + max_len as usize > PAGE_SIZE {
+                return Err(EINVAL);
+            }
+            fast.dev = dev.as_raw();
+            fast.dma_dir = bindings::dma_data_direction::DMA_FROM_DEVICE;
+            fast.offset = offset;
+            fast.max_len = max_len;
+            slow.flags = bindings::PP_FLAG_DMA_MAP | bindings::PP_FLAG_DMA_SYNC_DEV;
+        }
+        if let Some((ndev, queue)) = params.netdev {
+            slow.netdev = ndev;
+            slow.queue_idx = queue;
+        }
+        let raw = bindings::page_pool_params {
+            __bindgen_anon_1: bindings::page_pool_params__bindgen_ty_1 { fast },
+            __bindgen_anon_2: bindings::page_pool_params__bindgen_ty_2 { slow },
+        };
+        // SAFETY: `raw` is a complete parameter block; `page_pool_create()` copies it. The DMA
+        // device is bound (by the type of `Params::dma_from_device`), and the pool takes its own
+        // reference on it; the net device is registered or being set up by its driver and
+        // outlives the pool or moves it to the loopback device when it unregisters.
+        let pool = from_err_ptr(unsafe { bindings::page_pool_create(&raw) })?;
+        // INVARIANT: A successful `page_pool_create()` returns a valid pool owned by the caller.
+        Ok(Self {
+            pool: NonNull::new(pool).ok_or(ENOMEM)?,
+            dma: params.dma.is_some(),
+        })
+    }
+
+    /// Takes a page from the pool, or from the page allocator with `flags` if the pool has none
+    /// to recycle (`page_pool_alloc_pages()`). A new page is mapped for the device first.
+    ///
+    /// Allocation needs `&mut self`: the pool's cache has a single consumer, so a driver keeps
+    /// the pool with the ring it fills (under the ring's lock, or in its NAPI instance).
+    pub fn alloc(&mut self, flags: Flags) -> Result<Page> {
+        // SAFETY: `self.pool` is a valid pool (type invariant); `&mut self` excludes concurrent
+        // consumers of its cache.
+        let page = unsafe { bindings::page_pool_alloc_pages(self.pool.as_ptr(), flags.as_raw()) };
+        let page = NonNull::new(page).ok_or(ENOMEM)?;
+        // INVARIANT: The page came from this pool, which hands over its reference; the pool
+        // stays allocated until the page is returned.
+        Ok(Page {
+            page,
+            pool: self.pool,
+            dma: self.dma,
+        })
+    }
+
+    /// Returns `page` to this pool's lockless cache, where the next [`PagePool::alloc`] finds
+    /// it (`page_pool_put_full_page()` with `allow_direct`): the cheap way for the ring that
+    /// owns the pool to give back a buffer it did not pass on. A page of another pool is
+    /// returned to that pool the ordinary way.
+    #[inline]
+    pub fn recycle(&mut self, page: Page) {
+        if page.pool != self.pool {
+            drop(page);
+            return;
+        }
+        let page = page.into_raw();
+        // SAFETY: The page is ours and belongs to this pool. Direct recycling fills the
+        // single-consumer alloc cache, which `&mut self` gives us exclusive access to: the pool
+        // is tied to no NAPI instance or CPU, so nothing else recycles into it directly.
+        unsafe { bindings::page_pool_put_full_page(self.pool.as_ptr(), page.as_ptr(), true) };
+    }
+}
+
+impl Drop for PagePool {
+    fn drop(&mut self) {
+        // SAFETY: `self.pool` is a valid pool owned by us (type invariant). Pages still in flight
+        // keep the pool's memory alive and are unmapped by the pool.
+        unsafe { bindings::page_pool_destroy(self.pool.as_ptr()) };
+    }
+}
+
+/// A page from a [`PagePool`], owned by the driver.
+///
+/// Dropping it gives it back to its pool (`page_pool_put_full_page()`), which syncs it for the
+/// device and recycles it.
+///
+/// # Invariants
+///
+/// - `page` was allocated from `pool` and this object owns the reference the pool handed out.
+/// - `pool` stays allocated until `page` is returned to it (a pool with pages in flight is
+///   only freed when they all came back, also after `page_pool_destroy()`).
+/// - If `dma`, the pool maps its pages and `page` is mapped for the pool's device.
+pub struct Page {
+    page: NonNull<bindings::page>,
+    pool: NonNull<bindings::page_pool>,
+    dma: bool,
+}
+
+// SAFETY: A page pool page may be returned to its pool from any CPU and context
+// (`page_pool_put_full_page()` with `allow_direct == false` takes the ring's lock).
+unsafe impl Send for Page {}
+
+// SAFETY: `&Page` only reads the page's data and its constant DMA address.
+unsafe impl Sync for Page {}
+
+impl Page {
+    /// The `struct page` pointer, to compare pages.
+    pub fn as_ptr(&self) -> *const bindings::page {
+        self.page.as_ptr()
+    }
+
+    /// The bus address of the start of the page, if the pool maps its pages.
+    #[inline]
+    pub fn dma_address(&self) -> Option<DmaAddress> {
+        // SAFETY: `self.page` is a page of a pool that maps pages (checked `dma`); its DMA
+        // address was stored when it was mapped.
+        self.dma
+            .then(|| unsafe { bindings::page_pool_get_dma_addr(self.page.as_ptr()) })
+    }
+
+    /// Makes what the device wrote at `[offset, offset + len)` of the page (offset counted from
+    /// the pool's `offset`) visible to the CPU. Does nothing if the pool does not map pages.
+    #[inline]
+    pub fn sync_for_cpu(&self, offset: u32, len: u32) {
+        if self.dma {
+            // Keep the range within the page: the DMA API does not check it.
+            let len = len.min(PAGE_SIZE as u32 - offset.min(PAGE_SIZE as u32));
+            // SAFETY: The page belongs to `self.pool`, which maps its pages (`dma`).
+            unsafe {
+                bindings::page_pool_dma_sync_for_cpu(
+                    self.pool.as_ptr(),
+                    self.page.as_ptr(),
+                    offset,
+                    len,
+                )
+            };
+        }
+    }
+
+    /// Hands `[offset, offset + len)` of the page (offset counted from the pool's `offset`) back
+    /// to the device after the CPU looked at it, so that the page can go back on a descriptor
+    /// without a trip through the pool. Does nothing if the pool does not map pages.
+    #[inline]
+    pub fn sync_for_device(&self, offset: u32, len: u32) {
+        if let Some(addr) = self.dma_address() {
+            // SAFETY: `self.pool` is valid (type invariant) and maps its pages (`dma`), so its
+            // device and direction are those of the page's mapping.
+            let p = unsafe { &(*self.pool.as_ptr()).p };
+            let off = (p.offset as usize + offset as usize).min(PAGE_SIZE);
+            let len = (len as usize).min(PAGE_SIZE - off);
+            // SAFETY: The range lies inside the page's mapping.
+            unsafe {
+                bindings::dma_sync_single_range_for_device(p.dev, addr, off, len, p.dma_dir)
+            };
+        }
+    }
+
+    /// Kernel virtual address of the page (order-0 pool pages are never in high memory).
+    fn address(&self) -> *mut u8 {
+        // SAFETY: `self.page` is a valid page (type invariant).
+        unsafe { bindings::page_address(self.page.as_ptr()) }.cast()
+    }
+
+    /// Calls `f` with `[offset, offset + len)` of the page, or returns `None` if that range is
+    /// not inside the page. Data the device wrote must be synced first ([`Page::sync_for_cpu`]).
+    pub fn with_slice<R>(
+        &self,
+        offset: usize,
+        len: usize,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Option<R> {
+        if offset.checked_add(len)? > PAGE_SIZE {
+            return None;
+        }
+        // SAFETY: The range is inside the page, which we own (type invariant) and which the
+        // device does not write while we own it (the driver took it off its descriptor).
+        Some(f(unsafe {
+            slice::from_raw_parts(self.address().add(offset), len)
+        }))
+    }
+
+    /// Calls `f` with `[offset, offset + len)` of the page, writable, or returns `None` if that
+    /// range is not inside the page.
+    pub fn with_slice_mut<R>(
+        &mut self,
+        offset: usize,
+        len: usize,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> Option<R> {
+        if offset.checked_add(len)? > PAGE_SIZE {
+            return None;
+        }
+        // SAFETY: As in `with_slice`; `&mut self` excludes any other slice of the page.
+        Some(f(unsafe {
+            slice::from_raw_parts_mut(self.address().add(offset), len)
+        }))
+    }
+
+    /// Gives up ownership: the caller now owns the pool's reference.
+    pub(crate) fn into_raw(self) -> NonNull<bindings::page> {
+        ManuallyDrop::new(self).page
+    }
+
+    /// Start of the page for `build_skb()`.
+    pub(crate) fn raw_address(&self) -> *mut u8 {
+        self.address()
+    }
+}
+
+impl Drop for Page {
+    fn drop(&mut self) {
+        // SAFETY: We own one reference on a page of `self.pool`, which is still allocated (type
+        // invariants). `allow_direct == false` is valid in any context.
+        unsafe { bindings::page_pool_put_full_page(self.pool.as_ptr(), self.page.as_ptr(), false) };
+    }
+}
