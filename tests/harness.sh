@@ -94,7 +94,7 @@ qemu_nics() {
 }
 
 boot_guest() {
-	local nic=$1 dir=$RUN/$nic
+	local nic=$1 dir=$RUN/$nic${BOOT_TAG:-}
 	mkdir -p "$dir"
 	make_topology "$([ "$nic" = virtio ] && echo 1 || echo 0)"
 	local t0=$(date +%s) rc=0
@@ -104,7 +104,7 @@ boot_guest() {
 		"$VNG" --run "$OUT" --root "$GROOT" --disable-kvm --user root \
 		--verbose --cpus 2 --memory 3G --rwdir "/opt/rustnic/out=$dir" \
 		--append "net.ifnames=0 loglevel=4" \
-		-o "$(qemu_nics "$nic")" \
+		-o "$(qemu_nics "$nic") ${QEMU_EXTRA:-}" \
 		--exec "${EXEC:-env RUSTNIC_KUNIT=$KUNIT_BOOT /opt/rustnic/tests/guest/main.sh $MODE $nic ${DRIVERS// /,} ${TESTS:-}}" \
 		</dev/null >"$dir/console.log" 2>&1 || rc=$?
 	grep -E '^RESULT |iperf3 TCP|rustnic-guest:' "$dir/console.log" >&2 || true
@@ -128,6 +128,18 @@ if [ "$MODE" = bench ]; then
 	for nic in $NICS; do
 		"$PY" "$TOP/tests/bench_report.py" "$RUN/$nic/bench.jsonl" "$BUILD/bench" "$nic" || exit 1
 	done
+	# Register accesses per MB: one more boot with QEMU tracing MMIO (slow,
+	# so short transfers; BENCH_REGS=0 skips it).
+	if [ "${BENCH_REGS:-1}" = 1 ]; then
+		for nic in $NICS; do
+			[ "$nic" = e1000 ] || continue
+			BOOT_TAG=-regs MODE=regs QEMU_EXTRA="-trace enable=memory_region_ops_read -trace enable=memory_region_ops_write -D $RUN/$nic-regs.trace" \
+				EXEC="env /opt/rustnic/tests/guest/main.sh regs $nic ${DRIVERS// /,}" boot_guest "$nic"
+			python3 "$TOP/tests/regcount.py" "$RUN/$nic-regs.trace" "$RUN/$nic-regs/console.log" \
+				"$BUILD/bench/regs-$nic-$(date +%Y%m%d-%H%M%S).json" || exit 1
+			rm -f "$RUN/$nic-regs.trace"
+		done
+	fi
 	exit 0
 fi
 

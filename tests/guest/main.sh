@@ -890,6 +890,32 @@ bench_one() {
 	say "bench round $round $driver: tcp1 $tcp1 tcp4 $tcp4 udp64 $udp pps rtt $rtt us"
 }
 
+# Register accesses per MB (make bench, second boot with QEMU tracing MMIO):
+# each transfer is bracketed by three user-space reads of RAL0, which
+# tests/regcount.py finds in QEMU's trace.
+reg_marker() {
+	local i
+	for i in 1 2 3; do python3 "$RUSTNIC/tests/guest/regpoke.py" "$DUT_BDF" 0x5400 >/dev/null; done
+}
+run_regs() {
+	local d dir j irq0 irq1
+	for d in ${DRIVERS//,/ }; do
+		setup_dut "$d" >/dev/null || { say "regs: cannot set up $d"; continue; }
+		warm_neigh
+		for dir in tx rx; do
+			in_peer iperf3 -s -D -B "$REMOTE_V4" -1 >/dev/null 2>&1
+			wait_listen 5201 "$NS"
+			j=$OUT/regs-$d-$dir.json
+			irq0=$(nic_irqs)
+			reg_marker
+			iperf3 -c "$REMOTE_V4" -n "${REGS_MB:-20}M" $([ $dir = rx ] && echo -R) -J >"$j"
+			reg_marker
+			irq1=$(nic_irqs)
+			echo "REGPHASE $d $dir $(jq '.end.sum_received.bytes' "$j") $((irq1 - irq0))"
+		done
+	done
+}
+
 # A B A B ...: the drivers alternate on the same NIC in one boot.
 run_bench() {
 	local r d rounds=${BENCH_ROUNDS:-3}
@@ -918,9 +944,10 @@ for d in ${DRIVERS//,/ }; do
 	case "$MODE" in
 	test) test_driver "$d" ;;
 	run) run_driver "$d" ;;
-	bench) ;;
+	bench | regs) ;;
 	esac
 done
 [ "$MODE" = bench ] && run_bench
+[ "$MODE" = regs ] && run_regs
 dmesg >"$OUT/dmesg-final.log"
 echo "rustnic-guest: done"

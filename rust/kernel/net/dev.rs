@@ -630,7 +630,9 @@ impl PrivExtra {
     unsafe extern "C" fn reset_work_fn<T: Operations>(work: *mut bindings::work_struct) {
         // SAFETY: `work` is the `reset_work` of a live `PrivExtra` (caller; the device is not
         // freed before the work item is cancelled).
-        let ndev = unsafe { (*crate::container_of!(Opaque::cast_from(work).cast_mut(), PrivExtra, reset_work)).ndev };
+        let ndev = unsafe {
+            (*crate::container_of!(Opaque::cast_from(work).cast_mut(), PrivExtra, reset_work)).ndev
+        };
         // SAFETY: Plain FFI call; RTNL serialises us with `ndo_open`/`ndo_stop` and with
         // unregistration, after which the device is not running.
         unsafe { bindings::rtnl_lock() };
@@ -662,8 +664,8 @@ impl<T: Operations> Device<T> {
     const STATS_OFFSET: usize =
         (Self::EXTRA_OFFSET + size_of::<PrivExtra>()).next_multiple_of(align_of::<QueueStats>());
 
-    /// Schedules [`Operations::reset`] to run soon in process context (on the system
-    /// workqueue). Any context. Returns `false` if a reset was already pending or the driver
+    /// Schedules [`Operations::reset`] to run soon in process context (on the system's unbound
+    /// workqueue, `system_dfl_wq`). Any context. Returns `false` if a reset was already pending or the driver
     /// has no `reset`.
     pub fn schedule_reset(&self) -> bool {
         if !T::HAS_RESET {
@@ -674,7 +676,7 @@ impl<T: Operations> Device<T> {
         unsafe {
             bindings::queue_work_on(
                 bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int,
-                bindings::system_wq,
+                bindings::system_dfl_wq,
                 self.extra().reset_work.get(),
             )
         }
@@ -893,7 +895,7 @@ impl<T: Operations> Device<T> {
             // SAFETY: We hold the queue's `_xmit_lock` with BH disabled until
             // `__netif_tx_unlock_bh` below, which is after `tx` went out of scope (`f` only
             // borrows it). `q` is in range.
-            let tx = unsafe { TxQueue::new(txq, &*Self::stats_raw(self.as_raw(), q), q) };
+            let tx = unsafe { TxQueue::new(txq, &*Self::stats_raw(self.as_raw(), q), q, false) };
             f(&tx)
         };
         // SAFETY: Locked above.
@@ -954,6 +956,8 @@ pub struct TxQueue<'a> {
     txq: NonNull<bindings::netdev_queue>,
     stats: &'a QueueStats,
     index: u16,
+    /// Obtained in `ndo_start_xmit`, where `netdev_xmit_more()` is meaningful.
+    in_xmit: bool,
     _not_send: NotThreadSafe,
 }
 
@@ -962,12 +966,18 @@ impl<'a> TxQueue<'a> {
     ///
     /// The caller must uphold the type invariants for `'a`.
     #[inline]
-    unsafe fn new(txq: NonNull<bindings::netdev_queue>, stats: &'a QueueStats, index: u16) -> Self {
+    unsafe fn new(
+        txq: NonNull<bindings::netdev_queue>,
+        stats: &'a QueueStats,
+        index: u16,
+        in_xmit: bool,
+    ) -> Self {
         // INVARIANT: Guaranteed by the caller.
         Self {
             txq,
             stats,
             index,
+            in_xmit,
             _not_send: NotThreadSafe,
         }
     }
@@ -1024,12 +1034,24 @@ impl<'a> TxQueue<'a> {
     /// Returns `false` when the stack is about to hand over more packets for this queue
     /// (`xmit_more`) and the queue has not been stopped: the driver may then defer the
     /// notification to the last packet of the batch, saving a register write per packet. The
-    /// stack guarantees another `start_xmit` call in that case.
+    /// stack guarantees another `start_xmit` call in that case. Outside `start_xmit` there is no
+    /// batch: always `true`.
     #[inline]
     pub fn sent_batched(&self, bytes: u32) -> bool {
-        // SAFETY: `netdev_xmit_more()` reads the per-CPU flag the core set for the current
-        // `ndo_start_xmit` call (we hold the queue lock, BH disabled).
-        let more = unsafe { bindings::netdev_xmit_more() };
+        self.sent_with_more(bytes, self.xmit_more())
+    }
+
+    /// Whether the stack hands over more packets right after the current one
+    /// (`netdev_xmit_more()`); `false` outside `start_xmit`.
+    #[inline]
+    pub fn xmit_more(&self) -> bool {
+        // SAFETY: In `ndo_start_xmit` (`in_xmit`), `netdev_xmit_more()` reads the per-CPU flag the
+        // core set for the current call (we hold the queue lock, BH disabled).
+        self.in_xmit && unsafe { bindings::netdev_xmit_more() }
+    }
+
+    #[inline]
+    fn sent_with_more(&self, bytes: u32, more: bool) -> bool {
         // SAFETY: As in `sent`.
         unsafe { bindings::__netdev_tx_sent_queue(self.txq.as_ptr(), bytes, more) }
     }
@@ -1535,7 +1557,7 @@ impl<T: Operations> Adapter<T> {
         };
         // SAFETY: The core holds the lock of the queue selected by `skb->queue_mapping` (the
         // device never sets `lltx`), with BH disabled, until we return; `q` is in range.
-        let txq = unsafe { TxQueue::new(txq, &*Device::<T>::stats_raw(ndev, q), q) };
+        let txq = unsafe { TxQueue::new(txq, &*Device::<T>::stats_raw(ndev, q), q, true) };
 
         // SAFETY: `skb` is valid.
         if unsafe { bindings::skb_shared(skb) } != 0 {

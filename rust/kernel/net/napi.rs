@@ -504,7 +504,9 @@ impl<'a, T: Poll> PollContext<'a, T> {
     /// Builds an skb around a page pool page holding a received frame of `len` bytes at
     /// `headroom`, from the per-CPU NAPI cache (`napi_build_skb()`); see
     /// [`SkBuff::build_from_page`]. Gives the page back under netpoll (budget 0), if the frame
-    /// does not fit or if no skb could be allocated.
+    /// does not fit or if no skb could be allocated. A poll function should not touch its RX
+    /// ring under netpoll at all: interrupts may be disabled there, where a page must not be
+    /// returned to its pool (see [`Page`]).
     #[inline]
     pub fn build_skb(&mut self, page: Page, headroom: u32, len: u32) -> Result<SkBuff, Page> {
         if self.budget == 0 {

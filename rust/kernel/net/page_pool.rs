@@ -28,9 +28,11 @@
 //! let mut pool = PagePool::new(&Params::new(16))?;
 //! let mut page = pool.alloc(GFP_KERNEL)?;
 //! let first = page.as_ptr();
-//! page.with_slice_mut(0, 4, |b| b.copy_from_slice(b"rust"));
-//! assert_eq!(page.with_slice(0, 4, |b| b == b"rust"), Some(true));
-//! assert_eq!(page.with_slice(4094, 4, |_| ()), None);
+//! page.write(0, b"rust")?;
+//! let mut buf = [0u8; 4];
+//! page.read(0, &mut buf)?;
+//! assert_eq!(&buf, b"rust");
+//! assert_eq!(page.read(4094, &mut buf), Err(EINVAL));
 //!
 //! // Given back by the pool's owner, it is the next page handed out.
 //! pool.recycle(page);
@@ -63,11 +65,12 @@
 //! }
 //!
 //! /// Bus address to write into an RX descriptor.
-//! fn buffer_address(page: &Page) -> Option<DmaAddress> {
-//!     page.dma_address().map(|a| a + 64)
+//! fn buffer_address(pool: &PagePool, page: &Page) -> Option<DmaAddress> {
+//!     pool.dma_address(page).map(|a| a + 64)
 //! }
 //! ```
 
+use crate::alloc::Flags;
 use crate::{
     bindings,
     device::{
@@ -82,11 +85,9 @@ use crate::{
     },
     prelude::*,
 };
-use crate::alloc::Flags;
 use core::{
     mem::ManuallyDrop,
-    ptr::NonNull,
-    slice, //
+    ptr::NonNull, //
 };
 
 /// Size of a page: the size of every buffer of an order-0 pool.
@@ -144,8 +145,8 @@ pub struct PagePool {
 // lock-protected slow path unless the pool is tied to a NAPI instance (it never is here).
 unsafe impl Send for PagePool {}
 
-// SAFETY: No `&self` method changes the pool: allocating, which uses the pool's lockless
-// single-consumer cache, takes `&mut self`.
+// SAFETY: No `&self` method changes the pool: allocating and direct recycling, which use the
+// pool's lockless single-consumer cache, take `&mut self`.
 unsafe impl Sync for PagePool {}
 
 impl PagePool {
@@ -204,17 +205,89 @@ impl PagePool {
     /// Allocation needs `&mut self`: the pool's cache has a single consumer, so a driver keeps
     /// the pool with the ring it fills (under the ring's lock, or in its NAPI instance).
     pub fn alloc(&mut self, flags: Flags) -> Result<Page> {
+        // Pages must have a kernel mapping (`Page::read`/`write`, `build_skb`).
+        let flags = flags.as_raw() & !bindings::__GFP_HIGHMEM;
         // SAFETY: `self.pool` is a valid pool (type invariant); `&mut self` excludes concurrent
         // consumers of its cache.
-        let page = unsafe { bindings::page_pool_alloc_pages(self.pool.as_ptr(), flags.as_raw()) };
+        let page = unsafe { bindings::page_pool_alloc_pages(self.pool.as_ptr(), flags) };
         let page = NonNull::new(page).ok_or(ENOMEM)?;
         // INVARIANT: The page came from this pool, which hands over its reference; the pool
         // stays allocated until the page is returned.
         Ok(Page {
             page,
             pool: self.pool,
-            dma: self.dma,
         })
+    }
+
+    /// The bus address of the start of `page`, if this pool maps its pages and `page` is one of
+    /// them. Borrowing the pool keeps the mapping alive (destroying the pool unmaps pages still
+    /// in flight).
+    #[inline]
+    pub fn dma_address(&self, page: &Page) -> Option<DmaAddress> {
+        (self.dma && page.pool == self.pool)
+            // SAFETY: `page` belongs to this live pool, which maps its pages; the address was
+            // stored when the page was mapped.
+            .then(|| unsafe { bindings::page_pool_get_dma_addr(page.page.as_ptr()) })
+    }
+
+    /// Makes what the device wrote at `[offset, offset + len)` of `page` (offset counted from the
+    /// pool's `offset`) visible to the CPU. Does nothing if the pool does not map pages or
+    /// `page` is not one of its pages.
+    #[inline]
+    pub fn sync_for_cpu(&self, page: &Page, offset: u32, len: u32) {
+        if let Some((off, len)) = self.sync_range(page, offset, len) {
+            // SAFETY: The range lies inside the mapping of a page of this live pool, which maps
+            // its pages (`sync_range`). The C helper adds the pool's offset back.
+            unsafe {
+                bindings::page_pool_dma_sync_for_cpu(
+                    self.pool.as_ptr(),
+                    page.page.as_ptr(),
+                    off - self.offset(),
+                    len,
+                )
+            };
+        }
+    }
+
+    /// Hands `[offset, offset + len)` of `page` (offset counted from the pool's `offset`) back to
+    /// the device after the CPU looked at it, so that the page can go back on a descriptor
+    /// without a trip through the pool. Does nothing if the pool does not map pages or `page` is
+    /// not one of its pages.
+    #[inline]
+    pub fn sync_for_device(&self, page: &Page, offset: u32, len: u32) {
+        if let (Some(addr), Some((off, len))) =
+            (self.dma_address(page), self.sync_range(page, offset, len))
+        {
+            // SAFETY: `self.pool` is valid (type invariant).
+            let p = unsafe { &(*self.pool.as_ptr()).p };
+            // SAFETY: The range lies inside the page's mapping, made for `p.dev` in `p.dma_dir`.
+            unsafe {
+                bindings::dma_sync_single_range_for_device(
+                    p.dev,
+                    addr,
+                    off as usize,
+                    len as usize,
+                    p.dma_dir,
+                )
+            };
+        }
+    }
+
+    /// The pool's `offset` (where the device's part of a page starts).
+    fn offset(&self) -> u32 {
+        // SAFETY: `self.pool` is valid (type invariant); `p.offset` is constant.
+        unsafe { (*self.pool.as_ptr()).p.offset }
+    }
+
+    /// `[offset, offset + len)` from the pool's offset, as an absolute range clamped to the page,
+    /// if the pool maps `page`.
+    fn sync_range(&self, page: &Page, offset: u32, len: u32) -> Option<(u32, u32)> {
+        if !self.dma || page.pool != self.pool {
+            return None;
+        }
+        let off = self.offset().checked_add(offset)?;
+        let room = (PAGE_SIZE as u32).checked_sub(off).filter(|&r| r > 0)?;
+        Some((off, len.min(room)))
     }
 
     /// Returns `page` to this pool's lockless cache, where the next [`PagePool::alloc`] finds
@@ -253,18 +326,26 @@ impl Drop for PagePool {
 /// - `page` was allocated from `pool` and this object owns the reference the pool handed out.
 /// - `pool` stays allocated until `page` is returned to it (a pool with pages in flight is
 ///   only freed when they all came back, also after `page_pool_destroy()`).
-/// - If `dma`, the pool maps its pages and `page` is mapped for the pool's device.
+/// - `page` is not in high memory (it has a kernel mapping).
+///
+/// Its DMA address is only available through the live pool ([`PagePool::dma_address`]): a
+/// destroyed pool unmaps the pages still in flight.
+///
+/// # Context
+///
+/// Dropping a `Page` must happen with interrupts enabled and outside hard-IRQ context (the page
+/// pool's put path has `lockdep_assert_no_hardirq()` and takes its ring's lock with
+/// `spin_lock_bh()`): not under a `SpinLockIrq`, not under netpoll.
 pub struct Page {
     page: NonNull<bindings::page>,
     pool: NonNull<bindings::page_pool>,
-    dma: bool,
 }
 
-// SAFETY: A page pool page may be returned to its pool from any CPU and context
-// (`page_pool_put_full_page()` with `allow_direct == false` takes the ring's lock).
+// SAFETY: A page pool page may be returned to its pool from any CPU (`page_pool_put_full_page()`
+// with `allow_direct == false` takes the ring's lock).
 unsafe impl Send for Page {}
 
-// SAFETY: `&Page` only reads the page's data and its constant DMA address.
+// SAFETY: `&Page` only allows copying the page's data out (`read`).
 unsafe impl Sync for Page {}
 
 impl Page {
@@ -273,91 +354,51 @@ impl Page {
         self.page.as_ptr()
     }
 
-    /// The bus address of the start of the page, if the pool maps its pages.
-    #[inline]
-    pub fn dma_address(&self) -> Option<DmaAddress> {
-        // SAFETY: `self.page` is a page of a pool that maps pages (checked `dma`); its DMA
-        // address was stored when it was mapped.
-        self.dma
-            .then(|| unsafe { bindings::page_pool_get_dma_addr(self.page.as_ptr()) })
-    }
-
-    /// Makes what the device wrote at `[offset, offset + len)` of the page (offset counted from
-    /// the pool's `offset`) visible to the CPU. Does nothing if the pool does not map pages.
-    #[inline]
-    pub fn sync_for_cpu(&self, offset: u32, len: u32) {
-        if self.dma {
-            // Keep the range within the page: the DMA API does not check it.
-            let len = len.min(PAGE_SIZE as u32 - offset.min(PAGE_SIZE as u32));
-            // SAFETY: The page belongs to `self.pool`, which maps its pages (`dma`).
-            unsafe {
-                bindings::page_pool_dma_sync_for_cpu(
-                    self.pool.as_ptr(),
-                    self.page.as_ptr(),
-                    offset,
-                    len,
-                )
-            };
-        }
-    }
-
-    /// Hands `[offset, offset + len)` of the page (offset counted from the pool's `offset`) back
-    /// to the device after the CPU looked at it, so that the page can go back on a descriptor
-    /// without a trip through the pool. Does nothing if the pool does not map pages.
-    #[inline]
-    pub fn sync_for_device(&self, offset: u32, len: u32) {
-        if let Some(addr) = self.dma_address() {
-            // SAFETY: `self.pool` is valid (type invariant) and maps its pages (`dma`), so its
-            // device and direction are those of the page's mapping.
-            let p = unsafe { &(*self.pool.as_ptr()).p };
-            let off = (p.offset as usize + offset as usize).min(PAGE_SIZE);
-            let len = (len as usize).min(PAGE_SIZE - off);
-            // SAFETY: The range lies inside the page's mapping.
-            unsafe {
-                bindings::dma_sync_single_range_for_device(p.dev, addr, off, len, p.dma_dir)
-            };
-        }
-    }
-
-    /// Kernel virtual address of the page (order-0 pool pages are never in high memory).
+    /// Kernel virtual address of the page (order-0 pool pages are never in high memory: the
+    /// pool is never asked for `__GFP_HIGHMEM`).
     fn address(&self) -> *mut u8 {
         // SAFETY: `self.page` is a valid page (type invariant).
         unsafe { bindings::page_address(self.page.as_ptr()) }.cast()
     }
 
-    /// Calls `f` with `[offset, offset + len)` of the page, or returns `None` if that range is
-    /// not inside the page. Data the device wrote must be synced first ([`Page::sync_for_cpu`]).
-    pub fn with_slice<R>(
-        &self,
-        offset: usize,
-        len: usize,
-        f: impl FnOnce(&[u8]) -> R,
-    ) -> Option<R> {
-        if offset.checked_add(len)? > PAGE_SIZE {
-            return None;
+    /// Copies `dst.len()` bytes at `offset` of the page into `dst`. Fails with `EINVAL` if the
+    /// range is not inside the page. What the device wrote must be synced first
+    /// ([`PagePool::sync_for_cpu`]).
+    ///
+    /// The copy is done by the C `memcpy()` on the raw memory, without a Rust reference to it:
+    /// if the page is still posted to the device (the driver's bug), the bytes may be garbage,
+    /// but nothing is undefined.
+    pub fn read(&self, offset: usize, dst: &mut [u8]) -> Result {
+        if offset.checked_add(dst.len()).ok_or(EINVAL)? > PAGE_SIZE {
+            return Err(EINVAL);
         }
-        // SAFETY: The range is inside the page, which we own (type invariant) and which the
-        // device does not write while we own it (the driver took it off its descriptor).
-        Some(f(unsafe {
-            slice::from_raw_parts(self.address().add(offset), len)
-        }))
+        // SAFETY: The source range is inside the page, which stays allocated while we own it;
+        // `dst` is a distinct, writable buffer of that length.
+        unsafe {
+            bindings::memcpy(
+                dst.as_mut_ptr().cast(),
+                self.address().add(offset).cast(),
+                dst.len(),
+            )
+        };
+        Ok(())
     }
 
-    /// Calls `f` with `[offset, offset + len)` of the page, writable, or returns `None` if that
-    /// range is not inside the page.
-    pub fn with_slice_mut<R>(
-        &mut self,
-        offset: usize,
-        len: usize,
-        f: impl FnOnce(&mut [u8]) -> R,
-    ) -> Option<R> {
-        if offset.checked_add(len)? > PAGE_SIZE {
-            return None;
+    /// Copies `src` to `offset` of the page. Fails with `EINVAL` if the range is not inside the
+    /// page. As [`Page::read`], the copy goes through `memcpy()` on the raw memory.
+    pub fn write(&mut self, offset: usize, src: &[u8]) -> Result {
+        if offset.checked_add(src.len()).ok_or(EINVAL)? > PAGE_SIZE {
+            return Err(EINVAL);
         }
-        // SAFETY: As in `with_slice`; `&mut self` excludes any other slice of the page.
-        Some(f(unsafe {
-            slice::from_raw_parts_mut(self.address().add(offset), len)
-        }))
+        // SAFETY: As in `read`, with the roles swapped.
+        unsafe {
+            bindings::memcpy(
+                self.address().add(offset).cast(),
+                src.as_ptr().cast(),
+                src.len(),
+            )
+        };
+        Ok(())
     }
 
     /// Gives up ownership: the caller now owns the pool's reference.

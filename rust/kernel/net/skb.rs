@@ -171,7 +171,7 @@ impl SkBuff {
     /// let mut pool = PagePool::new(&Params::new(16))?;
     /// let mut page = pool.alloc(GFP_KERNEL)?;
     /// let first = page.as_ptr();
-    /// page.with_slice_mut(64, 60, |b| b.fill(0xab));
+    /// page.write(64, &[0xab; 60])?;
     /// let skb = SkBuff::build_from_page(page, 64, 60).map_err(|_| ENOMEM)?;
     /// assert_eq!(skb.len(), 60);
     /// assert!(skb.data().iter().all(|&b| b == 0xab));
@@ -235,11 +235,14 @@ impl SkBuff {
     /// frame (`skb_add_rx_frag()`), without copying; the page is accounted as a whole page.
     /// Freeing the skb returns the page to its pool.
     ///
-    /// Gives the page back if the skb already has [`MAX_SKB_FRAGS`] fragments or the range is
-    /// not inside the page.
+    /// Gives the page back if the skb already has [`MAX_SKB_FRAGS`] fragments, if its data is
+    /// shared with a clone or if the range is not inside the page.
     pub fn add_rx_frag(&mut self, page: Page, offset: u32, len: u32) -> Result<(), Page> {
         let nr = self.nr_frags();
-        if nr as usize >= MAX_SKB_FRAGS || offset as usize + len as usize > PAGE_SIZE {
+        // SAFETY: `self.0` is valid (type invariant).
+        let cloned = unsafe { bindings::skb_cloned(self.as_raw()) } != 0;
+        // The shared info is written: not if a clone shares it (type invariant).
+        if cloned || nr as usize >= MAX_SKB_FRAGS || offset as usize + len as usize > PAGE_SIZE {
             return Err(page);
         }
         let raw = page.into_raw();

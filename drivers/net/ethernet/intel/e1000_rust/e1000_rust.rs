@@ -344,11 +344,19 @@ impl dev::Operations for Nic {
             return NetdevTx::Busy(skb);
         }
         let mut skb = skb;
+        // A dropped packet that ends a batch still writes TDT: earlier packets of the batch
+        // deferred it (`xmit_more`).
+        let kick = |tx: &TxRing| {
+            if !txq.xmit_more() {
+                bar.write_reg(regs::TDT::zeroed().with_value(tx.next_to_use as u16));
+            }
+        };
         let ctx = match Self::tx_context(&mut skb) {
             Ok(ctx) => ctx,
             Err(_) => {
                 drop(skb);
                 txq.stats().add_drops(1);
+                kick(&nic.tx.lock());
                 return NetdevTx::Ok;
             }
         };
@@ -359,6 +367,7 @@ impl dev::Operations for Nic {
             Err((_, skb)) => {
                 drop(skb);
                 txq.stats().add_drops(1);
+                kick(&tx);
                 return NetdevTx::Ok;
             }
         };

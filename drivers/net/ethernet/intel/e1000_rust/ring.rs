@@ -397,7 +397,7 @@ impl RxRing {
     /// Gives descriptor `i` a fresh page. Fails with `ENOMEM` if the pool has none.
     fn refill(&mut self, i: usize) -> Result {
         let page = self.pool.alloc(GFP_ATOMIC | __GFP_NOWARN)?;
-        let addr = page.dma_address().ok_or(EINVAL)? + u64::from(RX_HEADROOM);
+        let addr = self.pool.dma_address(&page).ok_or(EINVAL)? + u64::from(RX_HEADROOM);
         write_word(&self.desc, 2 * i, addr)?;
         write_word(&self.desc, 2 * i + 1, 0)?;
         self.pages[i] = Some(page);
@@ -430,7 +430,7 @@ impl RxRing {
 
     /// Hands `page` back to descriptor `i` (after the device wrote `len` bytes into it).
     fn reuse(&mut self, i: usize, page: Page, len: u32) -> Result {
-        page.sync_for_device(0, len);
+        self.pool.sync_for_device(&page, 0, len);
         self.pages[i] = Some(page);
         write_word(&self.desc, 2 * i + 1, 0)
     }
@@ -456,7 +456,7 @@ impl RxRing {
             // Cannot happen: every descriptor given to the device has a page.
             return Some(Err(EINVAL));
         };
-        page.sync_for_cpu(0, len);
+        self.pool.sync_for_cpu(&page, 0, len);
         let discard = self.discarding;
         let ended = |frame: Option<SkBuff>| match frame {
             Some(skb) => RxEvent::Frame(skb, w1),
@@ -471,14 +471,15 @@ impl RxRing {
         }
         // Small single-buffer frames are copied; their page stays on the descriptor.
         if eop && self.partial.is_none() && len <= COPYBREAK {
-            let mut skb = ctx.alloc_skb(len);
-            let copied = skb.as_mut().and_then(|skb| {
-                page.with_slice(RX_HEADROOM as usize, len as usize, |b| skb.put_data(b))
+            let skb = ctx.alloc_skb(len).and_then(|mut skb| {
+                let buf = skb.put(len as usize).ok()?;
+                page.read(RX_HEADROOM as usize, buf).ok()?;
+                Some(skb)
             });
-            if !matches!(copied, Some(Ok(()))) {
-                skb = None;
-            }
-            return Some(self.reuse(i, page, len).map(|()| ended(skb)));
+            return Some(self.reuse(i, page, len).and_then(|()| match skb {
+                Some(skb) => Ok(ended(Some(skb))),
+                None => Err(ENOMEM),
+            }));
         }
         // A new page for the descriptor first: without one, the old page stays there and the
         // frame is dropped.
