@@ -194,18 +194,8 @@ impl SkBuff {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn build_from_page(page: Page, headroom: u32, len: u32) -> Result<Self, Page> {
-        if !Self::check_page_layout(headroom, len) {
-            return Err(page);
-        }
-        // SAFETY: `page` is a whole order-0 page we own; `build_skb()` puts the shared info
-        // at its end.
-        let skb = unsafe { bindings::build_skb(page.raw_address().cast(), PAGE_SIZE as u32) };
-        let Some(skb) = NonNull::new(skb) else {
-            return Err(page);
-        };
-        page.into_raw();
-        // SAFETY: `skb`'s head is the page, whose reference it now owns; layout checked above.
-        Ok(unsafe { Self::finish_page_skb(skb, headroom, len) })
+        // SAFETY: `napi == false`.
+        unsafe { Self::build_around(page, headroom, len, false) }
     }
 
     /// Like [`SkBuff::build_from_page`], with `napi_build_skb()`.
@@ -218,16 +208,34 @@ impl SkBuff {
         headroom: u32,
         len: u32,
     ) -> Result<Self, Page> {
+        // SAFETY: NAPI context guaranteed by the caller.
+        unsafe { Self::build_around(page, headroom, len, true) }
+    }
+
+    /// Builds an skb around `page` with `napi_build_skb()` if `napi`, else `build_skb()`.
+    ///
+    /// # Safety
+    ///
+    /// If `napi`, must be called from a NAPI poll function with a non-zero budget.
+    unsafe fn build_around(page: Page, headroom: u32, len: u32, napi: bool) -> Result<Self, Page> {
         if !Self::check_page_layout(headroom, len) {
             return Err(page);
         }
-        // SAFETY: As in `build_from_page`; NAPI context guaranteed by the caller.
-        let skb = unsafe { bindings::napi_build_skb(page.raw_address().cast(), PAGE_SIZE as u32) };
+        let data = page.raw_address().cast();
+        // SAFETY: `page` is a whole order-0 page we own; both functions put the shared info at
+        // its end. `napi_build_skb()` only in NAPI context (caller).
+        let skb = unsafe {
+            if napi {
+                bindings::napi_build_skb(data, PAGE_SIZE as u32)
+            } else {
+                bindings::build_skb(data, PAGE_SIZE as u32)
+            }
+        };
         let Some(skb) = NonNull::new(skb) else {
             return Err(page);
         };
         page.into_raw();
-        // SAFETY: As in `build_from_page`.
+        // SAFETY: `skb`'s head is the page, whose reference it now owns; layout checked above.
         Ok(unsafe { Self::finish_page_skb(skb, headroom, len) })
     }
 
