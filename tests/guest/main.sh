@@ -116,17 +116,12 @@ t_tcp_sha_rx() { tcp_sha "$BLOB" rx; }
 
 t_mtu() {
 	local m=9000
-	in_peer ip link set "$PEER" mtu $m || return 1
-	ip link set "$DEV" mtu $m || { echo "cannot set MTU $m"; return 1; }
-	wait_carrier "$DEV" || return 1
-	wait_carrier "$PEER" "$NS" || return 1
+	set_mtu_both $m || { echo "cannot set MTU $m"; return 1; }
 	[ "$(cat /sys/class/net/"$DEV"/mtu)" = $m ] || { echo "MTU did not change"; return 1; }
 	ping -c 3 -W 3 -M do -s $((m - 28)) "$REMOTE_V4" || { echo "jumbo ping failed"; return 1; }
 	tcp_sha "$BLOB" tx || { echo "jumbo TCP tx corrupted"; return 1; }
 	tcp_sha "$BLOB" rx || { echo "jumbo TCP rx corrupted"; return 1; }
-	ip link set "$DEV" mtu 1500 && in_peer ip link set "$PEER" mtu 1500
-	wait_carrier "$DEV" || return 1
-	wait_carrier "$PEER" "$NS" || return 1
+	set_mtu_both 1500 || { echo "cannot restore MTU 1500"; return 1; }
 	ping -c 3 -W 3 -M do -s 1472 "$REMOTE_V4" || { echo "ping after MTU restore failed"; return 1; }
 	tcp_sha "$BLOB" tx || { echo "TCP after MTU restore corrupted"; return 1; }
 }
@@ -198,12 +193,16 @@ t_ethtool_S() {
 	((erx1 - erx0 >= n)) || { echo "$src rx packets moved less than $n"; return 1; }
 }
 
+# "RX TX": the current ring sizes from `ethtool -g` output on stdin.
+cur_rings() {
+	awk '/^Current hardware settings/ { c = 1 } c && /^RX:/ { rx = $2 } c && /^TX:/ { tx = $2 } END { print rx, tx }'
+}
+
 t_ethtool_g() {
 	local out rx tx
 	out=$(ethtool -g "$DEV") || return 1
 	echo "$out"
-	rx=$(echo "$out" | awk '/^Current hardware settings/ { c = 1 } c && /^RX:/ { print $2; exit }')
-	tx=$(echo "$out" | awk '/^Current hardware settings/ { c = 1 } c && /^TX:/ { print $2; exit }')
+	read -r rx tx < <(echo "$out" | cur_rings)
 	((rx > 0 && tx > 0)) || { echo "ring sizes not reported (rx=$rx tx=$tx)"; return 1; }
 }
 
@@ -317,7 +316,7 @@ t_flap_cycles() {
 t_ring_resize() {
 	local i n=${RESIZE_CYCLES:-20} sizes=(80 4096 256 1024 128 512 2048 96 3072 200) rx tx got rc=0
 	local save
-	save=$(ethtool -g "$DEV" | awk '/^Current hardware settings/ { c = 1 } c && /^(RX|TX):/ { printf "%s ", $2 }')
+	save=$(ethtool -g "$DEV" | cur_rings)
 	for i in $(seq "$n"); do
 		if ((i % 10 == 1)); then
 			stop_traffic
@@ -326,14 +325,14 @@ t_ring_resize() {
 		fi
 		rx=${sizes[$((i % 10))]} tx=${sizes[$(((i + 3) % 10))]}
 		ethtool -G "$DEV" rx "$rx" tx "$tx" || { echo "resize #$i to rx $rx tx $tx failed"; rc=1; break; }
-		got=$(ethtool -g "$DEV" | awk '/^Current hardware settings/ { c = 1 } c && /^(RX|TX):/ { printf "%s ", $2 }')
-		[ "$got" = "$rx $tx " ] || { echo "resize #$i: ethtool -g says $got, want rx $rx tx $tx"; rc=1; break; }
+		got=$(ethtool -g "$DEV" | cur_rings)
+		[ "$got" = "$rx $tx" ] || { echo "resize #$i: ethtool -g says $got, want rx $rx tx $tx"; rc=1; break; }
 		wait_carrier "$DEV" || { echo "no carrier after resize #$i"; rc=1; break; }
 		sleep 0.5
 	done
 	stop_traffic
 	echo "$n ring resizes under iperf3 traffic (last: rx $rx tx $tx)"
-	ethtool -G "$DEV" rx "${save%% *}" tx "$(echo "$save" | cut -d' ' -f2)"
+	ethtool -G "$DEV" rx "${save% *}" tx "${save#* }"
 	((rc == 0)) || return 1
 	warm_neigh
 	tcp_sha "$BLOB" tx || { echo "transfer after the resizes corrupted"; return 1; }
