@@ -105,7 +105,7 @@ boot_guest() {
 		--verbose --cpus 2 --memory 3G --rwdir "/opt/rustnic/out=$dir" \
 		--append "net.ifnames=0 loglevel=4" \
 		-o "$(qemu_nics "$nic") ${QEMU_EXTRA:-}" \
-		--exec "${EXEC:-env RUSTNIC_KUNIT=$KUNIT_BOOT /opt/rustnic/tests/guest/main.sh $MODE $nic ${DRIVERS// /,} ${TESTS:-}}" \
+		--exec "${EXEC:-env RUSTNIC_KUNIT=$KUNIT_BOOT ${SAMPLE_CYCLES:+SAMPLE_CYCLES=$SAMPLE_CYCLES} /opt/rustnic/tests/guest/main.sh $MODE $nic ${DRIVERS// /,} ${TESTS:-}}" \
 		</dev/null >"$dir/console.log" 2>&1 || rc=$?
 	grep -E '^RESULT |iperf3 TCP|rustnic-guest:' "$dir/console.log" >&2 || true
 	log "boot: $nic finished in $(($(date +%s) - t0))s (exit $rc)"

@@ -83,7 +83,9 @@ impl Direction for FromDevice {
 /// If `len != 0`, `[addr, addr + len)` is a live streaming mapping of the owning
 /// [`SkbSlots`]' device in direction `D`, made with `dma_map_page()` if `page`, else with
 /// `dma_map_single()`. It maps the linear data or a page fragment of the skb held by this slot
-/// or, for a transmitted packet spanning several slots, by the last slot of that packet.
+/// or, for a transmitted packet spanning several slots, by the last slot of that packet. A
+/// piece split over several descriptors has its mapping in the slot of the first one; the
+/// others are empty (`len == 0`), except that the last slot of a packet holds its skb.
 struct Slot {
     skb: Option<SkBuff>,
     addr: DmaAddress,
@@ -225,35 +227,79 @@ impl<D: Direction> SkbSlots<D> {
 }
 
 impl SkbSlots<ToDevice> {
+    /// Descriptors [`SkbSlots::map_packet`] uses for `skb` when one descriptor carries at most
+    /// `max_len` bytes: one per started `max_len` bytes of the linear part and of each page
+    /// fragment. `max_len == 0` counts as no limit.
+    pub fn descriptors(skb: &SkBuff, max_len: u32) -> usize {
+        let per = |len: u32| match max_len {
+            0 => usize::from(len != 0),
+            m => len.div_ceil(m) as usize,
+        };
+        (0..skb.nr_frags()).fold(per(skb.head_len()), |n, f| {
+            n + skb.frag_len(f).map_or(1, per)
+        })
+    }
+
     /// Maps a packet for transmission: its linear part, then each page fragment, into
     /// consecutive slots starting at `first` and wrapping at `ring_len` (the ring size in use,
-    /// at most [`SkbSlots::len`]). The skb is kept in the last slot.
+    /// at most [`SkbSlots::len`]). A piece longer than `max_len` bytes (`0`: no limit) spans
+    /// several descriptors, as devices whose descriptors carry a bounded length need (the
+    /// 8254x, like its C driver, takes at most 4 KiB per descriptor). The skb is kept in the
+    /// last slot.
     ///
-    /// Then calls `desc(slot, bus_address, length, last)` for each piece, in order, to fill the
-    /// descriptors. Returns the number of slots used. On failure (a slot not free: `EBUSY`;
-    /// bad arguments: `EINVAL`; a mapping failure: `ENOMEM`) every mapping made is undone, no
-    /// descriptor was written, and the skb is handed back.
+    /// Then calls `desc(slot, bus_address, length, last)` for each descriptor, in order, to
+    /// fill them. Returns the number of slots used, [`SkbSlots::descriptors`]. On failure (a
+    /// slot not free: `EBUSY`; bad arguments or more descriptors than the ring: `EINVAL`; a
+    /// mapping failure: `ENOMEM`) every mapping made is undone, no descriptor was written, and
+    /// the skb is handed back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::net::{dma::{SkbSlots, ToDevice}, skb::SkBuff};
+    /// use kernel::prelude::*;
+    ///
+    /// /// Writes a legacy descriptor per piece, at most 4 KiB each, into `ring`; returns the
+    /// /// next free index.
+    /// fn queue(slots: &mut SkbSlots<ToDevice>, ring: &mut [(u64, u32)], next: usize,
+    ///          skb: SkBuff) -> Result<usize> {
+    ///     let n = ring.len();
+    ///     let used = slots
+    ///         .map_packet(next, n, 4096, skb, |i, addr, len, _last| ring[i] = (addr, len))
+    ///         .map_err(|(e, _skb)| e)?;
+    ///     Ok((next + used) % n)
+    /// }
+    /// ```
     pub fn map_packet(
         &mut self,
         first: usize,
         ring_len: usize,
+        max_len: u32,
         skb: SkBuff,
         mut desc: impl FnMut(usize, DmaAddress, u32, bool),
     ) -> core::result::Result<usize, (Error, SkBuff)> {
         if ring_len == 0 || ring_len > self.slots.len() || first >= ring_len {
             return Err((EINVAL, skb));
         }
+        let max_len = if max_len == 0 { u32::MAX } else { max_len };
         let head = skb.head_len();
         let frags = skb.nr_frags() as usize;
-        let pieces = usize::from(head != 0) + frags;
-        if pieces == 0 || pieces > ring_len {
+        let total = Self::descriptors(&skb, max_len);
+        if total == 0 || total > ring_len {
             return Err((EINVAL, skb));
         }
-        let slot = |k: usize| (first + k) % ring_len;
-        if (0..pieces).any(|k| self.is_used(slot(k))) {
+        // `first + k` wrapped at `ring_len`, for `k < total <= ring_len` (no `%`: objtool does
+        // not know its division-by-zero panic as noreturn).
+        let slot = |k: usize| match first + k {
+            j if j >= ring_len => j - ring_len,
+            j => j,
+        };
+        if (0..total).any(|k| self.is_used(slot(k))) {
             return Err((EBUSY, skb));
         }
 
+        // Each piece's mapping is kept in the slot of its first descriptor; the slots of its
+        // other descriptors stay empty.
         let mut k = 0;
         let mut err = None;
         if head != 0 {
@@ -270,7 +316,7 @@ impl SkbSlots<ToDevice> {
                         len: head,
                         page: false,
                     };
-                    k = 1;
+                    k = head.div_ceil(max_len) as usize;
                 }
                 Err(e) => err = Some(e),
             }
@@ -304,7 +350,7 @@ impl SkbSlots<ToDevice> {
                     len,
                     page: true,
                 };
-                k += 1;
+                k += len.div_ceil(max_len) as usize;
             }
         }
         if let Some(e) = err {
@@ -314,12 +360,22 @@ impl SkbSlots<ToDevice> {
             return Err((e, skb));
         }
 
-        for j in 0..pieces {
-            let s = &self.slots[slot(j)];
-            desc(slot(j), s.addr, s.len, j + 1 == pieces);
+        let mut j = 0;
+        while j < total {
+            let Slot { addr, len, .. } = self.slots[slot(j)];
+            let mut off = 0;
+            loop {
+                let chunk = (len - off).min(max_len);
+                desc(slot(j), addr + u64::from(off), chunk, j + 1 == total);
+                off += chunk;
+                j += 1;
+                if off >= len || j >= total {
+                    break;
+                }
+            }
         }
-        self.slots[slot(pieces - 1)].skb = Some(skb);
-        Ok(pieces)
+        self.slots[slot(total - 1)].skb = Some(skb);
+        Ok(total)
     }
 }
 

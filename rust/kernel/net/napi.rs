@@ -14,6 +14,8 @@
 //!   Napi::new() --> idle --enable(ctx)--> enabled --disable()--> idle --> ... --> drop
 //!   (not listed,        (netif_napi_add_weight +  (napi_disable +
 //!    not schedulable)    napi_enable)              netif_napi_del)
+//!
+//!   enabled --pause()--> paused (napi_disable) --guard dropped--> enabled (napi_enable)
 //! ```
 //!
 //! As in netdevsim and veth, the instance is added to the device when it is enabled, which is
@@ -299,6 +301,64 @@ impl<T> Napi<T> {
             // INVARIANT: `napi_disable()` left `NAPI_STATE_SCHED` set, and the instance is no
             // longer listed.
             *enabled = false;
+        }
+    }
+
+    /// Pauses an enabled instance (`napi_disable()`, without deleting it) until the returned
+    /// guard is dropped, which enables it again (`napi_enable()`); does nothing to an idle
+    /// instance.
+    ///
+    /// For reprogramming the rings of a running device (a ring resize, an MTU change, a reset),
+    /// as C drivers do with `napi_disable()`/`napi_enable()` around it: once this returns, no
+    /// poll runs and none starts until the guard is dropped, and an interrupt that schedules
+    /// the instance meanwhile is ignored, so the caller re-arms its interrupts after dropping
+    /// the guard. Waits for a running poll to finish, so it must be called from process
+    /// context. The instance cannot be enabled or disabled while it is paused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::net::napi::Napi;
+    ///
+    /// fn reprogram<T>(napi: &Napi<T>, rings: impl FnOnce()) {
+    ///     let paused = napi.pause();
+    ///     rings(); // No poll runs here.
+    ///     drop(paused);
+    ///     // Unmask the device's interrupts here.
+    /// }
+    /// ```
+    pub fn pause(&self) -> Paused<'_, T> {
+        let enabled = self.state.lock();
+        if *enabled {
+            // SAFETY: The instance is listed and enabled (type invariant, `state` is `true`);
+            // `napi->dev` is alive as in `disable`. The guard below enables it again while
+            // `state` stays locked, so the instance is disabled only while the guard exists.
+            unsafe { bindings::napi_disable(self.as_raw()) };
+        }
+        Paused {
+            napi: self,
+            enabled,
+        }
+    }
+}
+
+/// A [`Napi`] paused by [`Napi::pause`]; enabled again when dropped.
+///
+/// # Invariants
+///
+/// If `*enabled`, `napi` was enabled and has been disabled with `napi_disable()` (but is still
+/// listed); `enabled` is its locked state, so nothing else changes it meanwhile.
+pub struct Paused<'a, T> {
+    napi: &'a Napi<T>,
+    enabled: crate::sync::MutexGuard<'a, bool>,
+}
+
+impl<T> Drop for Paused<'_, T> {
+    fn drop(&mut self) {
+        if *self.enabled {
+            // SAFETY: Disabled by `Napi::pause` and still listed on its live device (type
+            // invariant): `napi_enable()` is the matching call.
+            unsafe { bindings::napi_enable(self.napi.as_raw()) };
         }
     }
 }

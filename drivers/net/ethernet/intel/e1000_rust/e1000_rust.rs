@@ -48,9 +48,11 @@ const VLAN_HLEN: u32 = 4;
 /// The 802.1Q EtherType.
 const ETH_P_8021Q: u16 = 0x8100;
 
-/// Stop the queue when fewer descriptors than this are free: the largest packet needs one per
-/// fragment, one for the linear part and a context descriptor.
-const TX_STOP_THRESHOLD: usize = kernel::net::skb::MAX_SKB_FRAGS + 2;
+/// Stop the queue when fewer descriptors than this are free: the largest packet (64 KiB of GSO)
+/// needs one descriptor per piece (the linear part and each fragment), one more for every
+/// [`ring::TX_MAX_DATA`] bytes a piece crosses, and a context descriptor.
+const TX_STOP_THRESHOLD: usize =
+    kernel::net::skb::MAX_SKB_FRAGS + 1 + (65536 / ring::TX_MAX_DATA as usize) + 1;
 /// Wake it again when this many are free (at most half the smallest ring, so that a stopped
 /// queue always wakes).
 const TX_WAKE_THRESHOLD: usize = if 2 * TX_STOP_THRESHOLD < ring::MIN_DESCS / 2 {
@@ -230,11 +232,15 @@ impl Nic {
     /// fails, the old settings are restored; the interface stays up either way.
     fn restart(&self, dev: &Device<Self>, mtu: u32, counts: Option<(usize, usize)>) -> Result {
         let old = (self.rx.lock().count, self.tx.lock().count);
+        // No poll while the rings are rebuilt, and none that unmasks interrupts after
+        // `quiesce` masked them (as the C driver's `e1000_down`/`e1000_up`).
+        let paused = self.napi.pause();
         self.quiesce();
         let mut res = self.configure(dev, mtu, counts);
         if res.is_err() {
             res = self.configure(dev, dev.mtu(), Some(old)).and(res);
         }
+        drop(paused);
         self.unmask();
         res
     }

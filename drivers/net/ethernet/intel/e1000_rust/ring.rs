@@ -32,6 +32,19 @@ pub(crate) const MIN_DESCS: usize = 80;
 pub(crate) const DEFAULT_DESCS: usize = 256;
 /// Descriptor counts must be multiples of this (TDLEN/RDLEN are multiples of 128 bytes).
 pub(crate) const DESC_MULTIPLE: usize = 8;
+/// Most bytes one TX data descriptor carries (as the C driver: `E1000_MAX_DATA_PER_TXD`);
+/// longer pieces span several descriptors.
+pub(crate) const TX_MAX_DATA: u32 = 4096;
+
+/// `i + n` wrapped at a ring of `count` descriptors, for `i < count` and `n <= count`.
+///
+/// (Without `%`, whose division-by-zero panic objtool does not know as noreturn.)
+fn wrap(i: usize, n: usize, count: usize) -> usize {
+    match i + n {
+        j if j >= count => j - count,
+        j => j,
+    }
+}
 
 /// TX descriptor bits (second word; legacy, context and extended data descriptors).
 pub(crate) mod txd {
@@ -218,7 +231,11 @@ impl TxRing {
     /// Free descriptors (one is always left unused, so that a full ring differs from an
     /// empty one).
     pub(crate) fn unused(&self) -> usize {
-        (self.next_to_clean + self.count - self.next_to_use - 1) % self.count
+        wrap(
+            self.next_to_clean,
+            self.count - self.next_to_use - 1,
+            self.count,
+        )
     }
 
     /// Forgets every descriptor and frees every buffer; the device must not be transmitting.
@@ -232,9 +249,10 @@ impl TxRing {
         Ok(())
     }
 
-    /// Descriptors a packet needs: one per piece, plus a context descriptor for a checksum.
+    /// Descriptors a packet needs: one per started [`TX_MAX_DATA`] bytes of each piece, plus a
+    /// context descriptor for a checksum.
     pub(crate) fn needed(skb: &kernel::net::skb::SkBuff, csum: bool) -> usize {
-        usize::from(skb.head_len() != 0) + skb.nr_frags() as usize + usize::from(csum)
+        SkbSlots::descriptors(skb, TX_MAX_DATA) + usize::from(csum)
     }
 
     /// Queues `skb` at `next_to_use`, with a context descriptor first if `ctx` is given.
@@ -258,14 +276,14 @@ impl TxRing {
             {
                 return Err((e, skb));
             }
-            data = (first + 1) % self.count;
+            data = wrap(first, 1, self.count);
         }
         let (desc, count) = (&self.desc, self.count);
         let mut last = data;
         let mut res = Ok(());
         let used = self
             .slots
-            .map_packet(data, count, skb, |i, addr, len, eop| {
+            .map_packet(data, count, TX_MAX_DATA, skb, |i, addr, len, eop| {
                 let mut w1 = u64::from(len) | txd::IFCS;
                 if let Some(c) = ctx {
                     w1 |= c.data_bits();
@@ -281,12 +299,12 @@ impl TxRing {
         if res.is_err() || used == 0 {
             // Cannot happen (indices are below `count`); nothing was handed to the device.
             for k in 0..used {
-                drop(self.slots.take((data + k) % count));
+                drop(self.slots.take(wrap(data, k, count)));
             }
             return Ok(0);
         }
         self.eop[first] = last as u16;
-        self.next_to_use = (last + 1) % count;
+        self.next_to_use = wrap(last, 1, count);
         Ok(bytes)
     }
 
@@ -318,9 +336,9 @@ impl TxRing {
                 if i == last {
                     break;
                 }
-                i = (i + 1) % self.count;
+                i = wrap(i, 1, self.count);
             }
-            self.next_to_clean = (last + 1) % self.count;
+            self.next_to_clean = wrap(last, 1, self.count);
         }
         r
     }
@@ -449,7 +467,7 @@ impl RxRing {
         if w1 & rxd::DD == 0 {
             return None;
         }
-        self.next_to_clean = if i + 1 >= self.count { 0 } else { i + 1 };
+        self.next_to_clean = wrap(i, 1, self.count);
         let eop = w1 & rxd::EOP != 0;
         let len = rxd::len(w1).min(RX_BUF_LEN);
         let Some(page) = self.pages[i].take() else {
@@ -518,10 +536,6 @@ impl RxRing {
 
     /// The index to write to RDT: the last descriptor refilled.
     pub(crate) fn tail(&self) -> usize {
-        // (Without `%`, whose division-by-zero panic objtool does not know as noreturn.)
-        match self.next_to_clean {
-            0 => self.count.saturating_sub(1),
-            n => n - 1,
-        }
+        wrap(self.next_to_clean, self.count.saturating_sub(1), self.count)
     }
 }
