@@ -251,7 +251,9 @@ impl SkbSlots<ToDevice> {
     /// fill them. Returns the number of slots used, [`SkbSlots::descriptors`]. On failure (a
     /// slot not free: `EBUSY`; bad arguments or more descriptors than the ring: `EINVAL`; a
     /// mapping failure: `ENOMEM`) every mapping made is undone, no descriptor was written, and
-    /// the skb is handed back.
+    /// the skb is handed back. The `EBUSY` check sees slots holding a mapping or an skb, not
+    /// the middle descriptors of a split piece: the driver's ring indices must keep packets in
+    /// flight from being overwritten.
     ///
     /// # Examples
     ///

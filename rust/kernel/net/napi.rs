@@ -204,7 +204,9 @@ impl Budget<'_> {
 ///   with `Napi::<T>::poll_callback` as poll function, and enabled; `self` then lies within
 ///   the private `T` of that device, which is a [`Device<T>`] that is running (it is disabled
 ///   after `ndo_stop`, before the device can be unregistered).
-/// - `state` is only changed with its mutex held, together with the matching C calls.
+/// - `state` is only changed with its mutex held, together with the matching C calls. The one
+///   exception to the above is a paused instance ([`Paused`]): `state` is `true` but the
+///   instance is disabled (still listed), only while the mutex is held by the guard.
 /// - `stats` is only written through a [`StatsWriter`] handed out by [`PollContext::stats`].
 #[repr(C)]
 #[pin_data(PinnedDrop)]
@@ -224,8 +226,8 @@ pub struct Napi<T> {
 // manipulated through the NAPI API, which may be called from any thread.
 unsafe impl<T> Send for Napi<T> {}
 
-// SAFETY: `&self` methods are `schedule` (atomic state operations in C), `enable`/`disable`
-// (serialised by `state`'s mutex), and read-only accessors (`index`, `rx_stats`).
+// SAFETY: `&self` methods are `schedule` (atomic state operations in C), `enable`/`disable`/
+// `pause` (serialised by `state`'s mutex), and read-only accessors (`index`, `rx_stats`).
 unsafe impl<T> Sync for Napi<T> {}
 
 impl<T> Napi<T> {
@@ -279,7 +281,8 @@ impl<T> Napi<T> {
     pub fn schedule(&self) -> bool {
         // SAFETY: The `napi_struct` is initialised (type invariant). If the instance is idle,
         // `NAPI_STATE_SCHED` is set so `napi_schedule_prep()` fails without touching anything
-        // else; otherwise it is listed and enabled or being disabled, where scheduling is valid.
+        // else; otherwise it is listed and enabled, paused or being disabled, where scheduling
+        // is valid (a disabled instance has `NAPI_STATE_SCHED` set too).
         unsafe { bindings::napi_schedule(self.as_raw()) }
     }
 
@@ -313,7 +316,10 @@ impl<T> Napi<T> {
     /// poll runs and none starts until the guard is dropped, and an interrupt that schedules
     /// the instance meanwhile is ignored, so the caller re-arms its interrupts after dropping
     /// the guard. Waits for a running poll to finish, so it must be called from process
-    /// context. The instance cannot be enabled or disabled while it is paused.
+    /// context, without the device's instance lock, and the caller must not take RTNL while
+    /// holding the guard unless it already held it ([`Napi::disable`] after `ndo_stop` runs
+    /// under RTNL and waits for the guard). Enabling, disabling or pausing the instance again
+    /// waits until the guard is dropped (on the same thread: a deadlock).
     ///
     /// # Examples
     ///
@@ -333,7 +339,13 @@ impl<T> Napi<T> {
             // SAFETY: The instance is listed and enabled (type invariant, `state` is `true`);
             // `napi->dev` is alive as in `disable`. The guard below enables it again while
             // `state` stays locked, so the instance is disabled only while the guard exists.
-            unsafe { bindings::napi_disable(self.as_raw()) };
+            // `napi_disable()` returns once the poll has called `napi_complete_done()`, but the
+            // poll callback may still be running `Poll::rearm` after that; polls run with BH
+            // disabled, so an RCU grace period (`synchronize_net()`) waits for it too.
+            unsafe {
+                bindings::napi_disable(self.as_raw());
+                bindings::synchronize_net();
+            }
         }
         Paused {
             napi: self,
@@ -344,10 +356,14 @@ impl<T> Napi<T> {
 
 /// A [`Napi`] paused by [`Napi::pause`]; enabled again when dropped.
 ///
+/// While it exists, the instance's state mutex is held: its state says "enabled" but it is
+/// disabled, which nothing else can observe or change.
+///
 /// # Invariants
 ///
 /// If `*enabled`, `napi` was enabled and has been disabled with `napi_disable()` (but is still
 /// listed); `enabled` is its locked state, so nothing else changes it meanwhile.
+#[must_use = "the instance is enabled again as soon as the guard is dropped"]
 pub struct Paused<'a, T> {
     napi: &'a Napi<T>,
     enabled: crate::sync::MutexGuard<'a, bool>,

@@ -53,13 +53,14 @@ const ETH_P_8021Q: u16 = 0x8100;
 /// [`ring::TX_MAX_DATA`] bytes a piece crosses, and a context descriptor.
 const TX_STOP_THRESHOLD: usize =
     kernel::net::skb::MAX_SKB_FRAGS + 1 + (65536 / ring::TX_MAX_DATA as usize) + 1;
-/// Wake it again when this many are free (at most half the smallest ring, so that a stopped
-/// queue always wakes).
-const TX_WAKE_THRESHOLD: usize = if 2 * TX_STOP_THRESHOLD < ring::MIN_DESCS / 2 {
+/// Wake it again when this many are free (less than the smallest ring, whose empty state has
+/// `MIN_DESCS - 1` free, so that a stopped queue always wakes).
+const TX_WAKE_THRESHOLD: usize = if 2 * TX_STOP_THRESHOLD < ring::MIN_DESCS - 1 {
     2 * TX_STOP_THRESHOLD
 } else {
-    ring::MIN_DESCS / 2
+    ring::MIN_DESCS - 1
 };
+const _: () = assert!(TX_STOP_THRESHOLD < TX_WAKE_THRESHOLD);
 /// Completed packets freed per batch, outside the ring lock.
 const RECLAIM_BATCH: usize = 32;
 
@@ -139,7 +140,12 @@ impl Nic {
     /// be called without the register guard held (it sleeps).
     fn quiesce(&self) {
         if let Some(bar) = self.bar.try_access() {
-            bar.write_reg(regs::RCTL::zeroed());
+            // Under the RCTL lock: `set_rx_mode` (without RTNL) must not write back the
+            // enabled receiver it read before this, while the RX pages go back to the pool.
+            {
+                let _rctl = self.rctl_lock.lock();
+                bar.write_reg(regs::RCTL::zeroed());
+            }
             bar.write_reg(regs::TCTL::zeroed().with_psp(true));
             hw::disable_interrupts(&bar);
         }
@@ -242,6 +248,10 @@ impl Nic {
         }
         drop(paused);
         self.unmask();
+        // The quiet time swallowed any link change: have the poll look again (as `e1000_up`).
+        if let Some(bar) = self.bar.try_access() {
+            bar.write_reg(regs::ICS::from(regs::irq::LSC));
+        }
         res
     }
 

@@ -84,6 +84,11 @@ register! {
         31:0 causes;
     }
 
+    /// Interrupt Cause Set: raises the written causes (as if the device had).
+    pub(crate) ICS(u32) @ 0x00c8 {
+        31:0 causes;
+    }
+
     /// Interrupt Throttling: minimum interval between interrupts, in 256 ns units.
     pub(crate) ITR(u32) @ 0x00c4 {
         15:0 interval;

@@ -33,7 +33,8 @@ pub(crate) const DEFAULT_DESCS: usize = 256;
 /// Descriptor counts must be multiples of this (TDLEN/RDLEN are multiples of 128 bytes).
 pub(crate) const DESC_MULTIPLE: usize = 8;
 /// Most bytes one TX data descriptor carries (as the C driver: `E1000_MAX_DATA_PER_TXD`);
-/// longer pieces span several descriptors.
+/// longer pieces span several descriptors. (The C driver's errata workarounds for other MACs
+/// and buses, such as the 4-byte TSO sentinel descriptor, are not reproduced.)
 pub(crate) const TX_MAX_DATA: u32 = 4096;
 
 /// `i + n` wrapped at a ring of `count` descriptors, for `i < count` and `n <= count`.
