@@ -407,14 +407,41 @@ fi_reset() {
 	echo 0 >$FI/fail_page_alloc/min-order
 }
 
-# Allocation failures injected into the open path: the first allocation after
-# N of the opening task's fails, for a range of N (page and slab allocators in
-# turn). Open may fail; nothing may leak or splat, and the device must work
-# afterwards.
+# Allocation failures injected into the open path, two ways; open may fail,
+# nothing may leak or splat, and the device must work afterwards.
+# 1. The driver's own allocations (stacktrace filter on the module's address
+#    range): the RX ring grows to 4096 while down, so that open must take
+#    fresh pages from the allocator for its page pool. The first failure after
+#    k filtered allocations; open must fail cleanly at least once.
+# 2. Anything the opening task allocates (task filter), the core's allocations
+#    included, for a range of points; a failure must be injected at least once.
+# An injected failure decrements the attribute's `times` from 1 to 0.
 t_fault_open() {
 	has_fault_injection || { echo "no fault injection in this kernel"; return 2; }
-	local a k ok=0 failed=0
+	[ -e $FI/failslab/require-start ] || { echo "no stacktrace filter in this kernel"; return 2; }
+	local a k mod size base save ok=0 failed=0 injected=0 tok=0 tfailed=0 tinjected=0
+	read -r mod _ < <(driver_table "$NIC" "$CUR_DRIVER")
+	read -r size base < <(awk -v m="$mod" '$1 == m { print $2, $6 }' /proc/modules)
+	[ -n "$base" ] || { echo "$mod not in /proc/modules"; return 1; }
+	save=$(ethtool -g "$DEV" | cur_rings)
 	fi_reset
+	for a in fail_page_alloc failslab; do
+		for k in 0 1 8 64 512 2048; do
+			ip link set "$DEV" down
+			ethtool -G "$DEV" rx 4096 || { echo "cannot set the RX ring to 4096"; return 1; }
+			printf '0x%x\n' $((base)) >$FI/$a/require-start
+			printf '0x%x\n' $((base + size)) >$FI/$a/require-end
+			echo 100 >$FI/$a/probability
+			echo 1 >$FI/$a/times
+			echo $((k * 4096)) >$FI/$a/space
+			if ip link set "$DEV" up 2>/dev/null; then ok=$((ok + 1)); else failed=$((failed + 1)); fi
+			[ "$(cat $FI/$a/times)" = 0 ] && injected=$((injected + 1))
+			fi_reset
+		done
+	done
+	echo "driver allocations: $injected failures injected, open failed cleanly $failed times, succeeded $ok times"
+	ip link set "$DEV" down
+	ethtool -G "$DEV" rx "${save% *}" tx "${save#* }"
 	for a in fail_page_alloc failslab; do
 		for k in 0 1 2 3 5 8 16 32 64 128 200 255; do
 			ip link set "$DEV" down
@@ -424,20 +451,22 @@ t_fault_open() {
 			# space: bytes that may still be allocated before the failure.
 			if [ $a = fail_page_alloc ]; then echo $((k * 4096)) >$FI/$a/space; else echo $((k * 64)) >$FI/$a/space; fi
 			if sh -c 'echo 1 >/proc/self/make-it-fail && exec ip link set "$0" up' "$DEV" 2>/dev/null; then
-				ok=$((ok + 1))
+				tok=$((tok + 1))
 			else
-				failed=$((failed + 1))
+				tfailed=$((tfailed + 1))
 			fi
+			[ "$(cat $FI/$a/times)" = 0 ] && tinjected=$((tinjected + 1))
 			fi_reset
 		done
 	done
-	echo "open with one injected allocation failure: $failed failed cleanly, $ok succeeded"
-	((failed > 0)) || { echo "no injected failure reached the open path"; return 1; }
+	echo "opening task's allocations: $tinjected failures injected, open failed $tfailed times, succeeded $tok times"
 	ip link set "$DEV" down
 	ip link set "$DEV" up
 	ip addr replace "$LOCAL_V4/24" dev "$DEV"
 	ip addr replace "$LOCAL_V6/64" dev "$DEV" nodad
 	wait_carrier "$DEV" || { echo "no carrier after the faults"; return 1; }
+	((failed > 0)) || { echo "no injected failure made the driver's open fail"; return 1; }
+	((tinjected > 0)) || { echo "no failure was injected into the opening task"; return 1; }
 	warm_neigh
 	tcp_sha "$BLOB" tx || { echo "transfer after the faults corrupted"; return 1; }
 	tcp_sha "$BLOB" rx || { echo "transfer after the faults corrupted"; return 1; }
