@@ -279,14 +279,18 @@ stop_traffic() {
 
 # rmmod/modprobe cycles with iperf3 running until the moment of rmmod.
 t_rmmod_cycles() {
-	local i n=${RMMOD_CYCLES:-50} mod
+	local i n=${RMMOD_CYCLES:-50} mod t0=$SECONDS t
 	read -r mod _ < <(driver_table "$NIC" "$CUR_DRIVER")
 	for i in $(seq "$n"); do
 		start_traffic $((5300 + i)) 5 || { echo "cycle $i: no iperf3 server"; return 1; }
 		sleep 0.7
+		t=$SECONDS
 		rmmod "$mod" || { echo "cycle $i: rmmod failed"; stop_traffic; return 1; }
+		echo "cycle $i: rmmod took $((SECONDS - t)) s"
 		stop_traffic
+		t=$SECONDS
 		setup_dut "$CUR_DRIVER" >/dev/null 2>&1 || { echo "cycle $i: modprobe/bind/up failed"; return 1; }
+		echo "cycle $i: modprobe/bind/up took $((SECONDS - t)) s ($((SECONDS - t0)) s so far)"
 	done
 	DUT_MAC=$(cat /sys/class/net/"$DEV"/address)
 	warm_neigh
