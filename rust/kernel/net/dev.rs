@@ -544,7 +544,7 @@ pub trait Operations: Sized + Send + Sync + 'static {
 ///
 /// - `self.0` is a `struct net_device` allocated by [`Builder::<T>::new`]: its `netdev_ops` is
 ///   `Adapter::<T>::VTABLE`, its private area starts with an initialised, pinned `T` followed
-///   (at `Device::<T>::EXTRA_OFFSET`) by a [`PrivExtra`] and (at `Device::<T>::STATS_OFFSET`)
+///   (at `Device::<T>::EXTRA_OFFSET`) by a `PrivExtra` and (at `Device::<T>::STATS_OFFSET`)
 ///   by `num_tx_queues` initialised [`QueueStats`].
 /// - A `&Device<T>` only exists while the device is registered, or inside a callback invoked by
 ///   the networking core (which only invokes them on devices that went through

@@ -114,7 +114,7 @@ impl Slot {
 ///   when `self` is dropped, even if that happens after `dev` unbound (the DMA operations of a
 ///   device stay valid until it is released). The device must no longer access the buffers
 ///   when they are unmapped: the driver stops it first (e.g. in `ndo_stop`).
-/// - Every slot satisfies the invariants of [`Slot`].
+/// - Every slot satisfies the invariants of `Slot`.
 pub struct SkbSlots<D: Direction> {
     dev: ARef<device::Device>,
     slots: KVec<Slot>,

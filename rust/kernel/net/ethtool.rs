@@ -10,7 +10,7 @@
 //!
 //! Every callback runs in process context with RTNL held (devices created by
 //! [`dev::Builder`](super::dev::Builder) are not "ops locked") and may sleep, except
-//! [`Operations::get_link`], which may also be called without RTNL.
+//! `get_link` (the core's `ethtool_op_get_link`), which may also be called without RTNL.
 //!
 //! Statistics are described once, by [`Operations::get_stats`], which is called three times by
 //! the abstraction: to count the entries (`get_sset_count`), to name them (`get_strings`) and
