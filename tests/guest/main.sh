@@ -411,6 +411,17 @@ fi_reset() {
 	echo 0 >$FI/fail_page_alloc/min-order
 }
 
+# fi_module ATTR: let ATTR fail only allocations made with the driver under
+# test's module on the stack (its address range from /proc/modules).
+fi_module() {
+	local mod size base
+	read -r mod _ < <(driver_table "$NIC" "$CUR_DRIVER")
+	read -r size base < <(awk -v m="$mod" '$1 == m { print $2, $6 }' /proc/modules)
+	[ -n "$base" ] || { echo "$mod not in /proc/modules"; return 1; }
+	printf '0x%x\n' $((base)) >$FI/$1/require-start
+	printf '0x%x\n' $((base + size)) >$FI/$1/require-end
+}
+
 # Allocation failures injected into the open path, two ways; open may fail,
 # nothing may leak or splat, and the device must work afterwards.
 # 1. The driver's own allocations (stacktrace filter on the module's address
@@ -423,18 +434,14 @@ fi_reset() {
 t_fault_open() {
 	has_fault_injection || { echo "no fault injection in this kernel"; return 2; }
 	[ -e $FI/failslab/require-start ] || { echo "no stacktrace filter in this kernel"; return 2; }
-	local a k mod size base save ok=0 failed=0 injected=0 tok=0 tfailed=0 tinjected=0
-	read -r mod _ < <(driver_table "$NIC" "$CUR_DRIVER")
-	read -r size base < <(awk -v m="$mod" '$1 == m { print $2, $6 }' /proc/modules)
-	[ -n "$base" ] || { echo "$mod not in /proc/modules"; return 1; }
+	local a k save ok=0 failed=0 injected=0 tok=0 tfailed=0 tinjected=0
 	save=$(ethtool -g "$DEV" | cur_rings)
 	fi_reset
 	for a in fail_page_alloc failslab; do
 		for k in 0 1 8 64 512 2048; do
 			ip link set "$DEV" down
 			ethtool -G "$DEV" rx 4096 || { echo "cannot set the RX ring to 4096"; return 1; }
-			printf '0x%x\n' $((base)) >$FI/$a/require-start
-			printf '0x%x\n' $((base + size)) >$FI/$a/require-end
+			fi_module $a || return 1
 			echo 100 >$FI/$a/probability
 			echo 1 >$FI/$a/times
 			echo $((k * 4096)) >$FI/$a/space
@@ -482,17 +489,13 @@ t_fault_open() {
 t_fault_rx() {
 	has_fault_injection || { echo "no fault injection in this kernel"; return 2; }
 	[ -e $FI/failslab/require-start ] || { echo "no stacktrace filter in this kernel"; return 2; }
-	local mod base size a f0 f1
-	read -r mod _ < <(driver_table "$NIC" "$CUR_DRIVER")
-	read -r size base < <(awk -v m="$mod" '$1 == m { print $2, $6 }' /proc/modules)
-	[ -n "$base" ] || { echo "$mod not in /proc/modules"; return 1; }
+	local a f0 f1
 	f0=$(ethtool_sum "$DEV" 'alloc_fail')
 	fi_reset
 	start_traffic 5201 8 -R || { echo "no iperf3 server"; return 1; }
 	sleep 1
 	for a in fail_page_alloc failslab; do
-		printf '0x%x\n' $((base)) >$FI/$a/require-start
-		printf '0x%x\n' $((base + size)) >$FI/$a/require-end
+		fi_module $a || { fi_reset; stop_traffic; return 1; }
 		echo 20 >$FI/$a/probability
 		echo -1 >$FI/$a/times
 	done
