@@ -93,6 +93,16 @@ qemu_nics() {
 	done
 }
 
+# Tunables of the guest's tests, passed through when set on the host.
+GUEST_VARS="SAMPLE_CYCLES RMMOD_CYCLES FLAP_CYCLES RESIZE_CYCLES BENCH_ROUNDS BENCH_SECS REGS_MB"
+guest_env() {
+	local v
+	for v in $GUEST_VARS; do
+		[ -n "${!v:-}" ] && printf '%s=%s ' "$v" "${!v}"
+	done
+	return 0
+}
+
 boot_guest() {
 	local nic=$1 dir=$RUN/$nic${BOOT_TAG:-}
 	mkdir -p "$dir"
@@ -105,7 +115,7 @@ boot_guest() {
 		--verbose --cpus 2 --memory 3G --rwdir "/opt/rustnic/out=$dir" \
 		--append "net.ifnames=0 loglevel=4" \
 		-o "$(qemu_nics "$nic") ${QEMU_EXTRA:-}" \
-		--exec "${EXEC:-env RUSTNIC_KUNIT=$KUNIT_BOOT ${SAMPLE_CYCLES:+SAMPLE_CYCLES=$SAMPLE_CYCLES} /opt/rustnic/tests/guest/main.sh $MODE $nic ${DRIVERS// /,} ${TESTS:-}}" \
+		--exec "${EXEC:-env RUSTNIC_KUNIT=$KUNIT_BOOT $(guest_env) /opt/rustnic/tests/guest/main.sh $MODE $nic ${DRIVERS// /,} ${TESTS:-}}" \
 		</dev/null >"$dir/console.log" 2>&1 || rc=$?
 	grep -E '^RESULT |iperf3 TCP|rustnic-guest:' "$dir/console.log" >&2 || true
 	log "boot: $nic finished in $(($(date +%s) - t0))s (exit $rc)"
@@ -134,7 +144,7 @@ if [ "$MODE" = bench ]; then
 		for nic in $NICS; do
 			[ "$nic" = e1000 ] || continue
 			BOOT_TAG=-regs MODE=regs QEMU_EXTRA="-trace enable=memory_region_ops_read -trace enable=memory_region_ops_write -D $RUN/$nic-regs.trace" \
-				EXEC="env /opt/rustnic/tests/guest/main.sh regs $nic ${DRIVERS// /,}" boot_guest "$nic"
+				EXEC="env $(guest_env)/opt/rustnic/tests/guest/main.sh regs $nic ${DRIVERS// /,}" boot_guest "$nic"
 			python3 "$TOP/tests/regcount.py" "$RUN/$nic-regs.trace" "$RUN/$nic-regs/console.log" \
 				"$BUILD/bench/regs-$nic-$(date +%Y%m%d-%H%M%S).json" || exit 1
 			rm -f "$RUN/$nic-regs.trace"

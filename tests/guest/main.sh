@@ -406,7 +406,10 @@ fi_reset() {
 		echo 0 >$FI/$a/verbose
 		echo N >$FI/$a/task-filter
 		echo N >$FI/$a/ignore-gfp-wait
-		[ -e $FI/$a/require-start ] && echo 0 >$FI/$a/require-start && echo 0 >$FI/$a/require-end
+		# No stacktrace filter: the whole address space (require-end 0
+		# would match no caller and so never inject).
+		[ -e $FI/$a/require-start ] && echo 0 >$FI/$a/require-start &&
+			echo 0xffffffffffffffff >$FI/$a/require-end
 	done
 	echo 0 >$FI/fail_page_alloc/min-order
 }
@@ -672,24 +675,15 @@ run_netdevice_sh() {
 
 # Load the pair, put rnp1 in the peer netns; sets DEV and PEER.
 sample_up() {
-	local a b
 	modprobe rust_net_pair || return 1
-	a=$(ls -d /sys/devices/virtual/net/rnp* 2>/dev/null | head -1)
-	b=$(ls -d /sys/devices/virtual/net/rnp* 2>/dev/null | sed -n 2p)
-	[ -n "$a" ] && [ -n "$b" ] || { echo "rust_net_pair made no rnp devices"; return 1; }
-	DEV=$(basename "$a") PEER=$(basename "$b")
 	ip netns add "$NS" 2>/dev/null
-	ip link set "$PEER" netns "$NS" || return 1
 	in_peer ip link set lo up
+	cycle_up || return 1
+	# IPv6, and addresses kept across link down (link_flap).
 	sysctl -qw "net.ipv6.conf.$DEV.keep_addr_on_down=1"
 	in_peer sysctl -qw "net.ipv6.conf.$PEER.keep_addr_on_down=1"
-	in_peer ip addr add "$REMOTE_V4/24" dev "$PEER"
-	in_peer ip addr add "$REMOTE_V6/64" dev "$PEER" nodad
-	in_peer ip link set "$PEER" up
-	ip addr add "$LOCAL_V4/24" dev "$DEV"
+	in_peer ip addr add "$REMOTE_V6/64" dev "$PEER" nodad || return 1
 	ip addr add "$LOCAL_V6/64" dev "$DEV" nodad
-	ip link set "$DEV" up
-	wait_carrier "$DEV" || { echo "no carrier on $DEV"; return 1; }
 }
 
 sample_down() {

@@ -84,6 +84,11 @@ __rust_helper void rust_helper_netif_tx_wake_all_queues(struct net_device *dev)
 	netif_tx_wake_all_queues(dev);
 }
 
+__rust_helper void rust_helper_netif_tx_disable(struct net_device *dev)
+{
+	netif_tx_disable(dev);
+}
+
 __rust_helper void rust_helper___netif_tx_lock_bh(struct netdev_queue *txq)
 {
 	__netif_tx_lock_bh(txq);

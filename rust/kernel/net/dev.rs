@@ -874,6 +874,16 @@ impl<T: Operations> Device<T> {
         unsafe { bindings::netif_tx_stop_all_queues(self.as_raw()) }
     }
 
+    /// Stops all TX queues and waits until no [`Operations::start_xmit`] runs on any of them
+    /// (`netif_tx_disable()`, as a driver does before reprogramming its rings).
+    ///
+    /// Takes each queue's lock: must not be called from hard-IRQ context or with a TX queue
+    /// lock held.
+    pub fn tx_disable(&self) {
+        // SAFETY: `self` is a valid device.
+        unsafe { bindings::netif_tx_disable(self.as_raw()) }
+    }
+
     /// Wakes all TX queues (`netif_tx_wake_all_queues()`). Any context.
     pub fn wake_all_queues(&self) {
         // SAFETY: `self` is a valid device.

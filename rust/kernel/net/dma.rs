@@ -53,6 +53,29 @@ mod private {
     pub trait Sealed {}
 }
 
+/// The index `n` entries after `index` in a ring of `len` entries.
+///
+/// For `index < len` and `n <= len`, as ring indices are. Written without `%`: objtool does not
+/// know the division-by-zero panic of `%` as `noreturn`.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::net::dma::ring_add;
+///
+/// assert_eq!(ring_add(254, 1, 256), 255);
+/// assert_eq!(ring_add(255, 1, 256), 0);
+/// assert_eq!(ring_add(200, 100, 256), 44);
+/// assert_eq!(ring_add(0, 256, 256), 0);
+/// ```
+#[inline]
+pub fn ring_add(index: usize, n: usize, len: usize) -> usize {
+    match index + n {
+        j if j >= len => j - len,
+        j => j,
+    }
+}
+
 /// A DMA transfer direction of a ring.
 pub trait Direction: private::Sealed {
     /// The `enum dma_data_direction` value.
@@ -290,12 +313,8 @@ impl SkbSlots<ToDevice> {
         if total == 0 || total > ring_len {
             return Err((EINVAL, skb));
         }
-        // `first + k` wrapped at `ring_len`, for `k < total <= ring_len` (no `%`: objtool does
-        // not know its division-by-zero panic as noreturn).
-        let slot = |k: usize| match first + k {
-            j if j >= ring_len => j - ring_len,
-            j => j,
-        };
+        // `first + k` wrapped at `ring_len`, for `k < total <= ring_len`.
+        let slot = |k: usize| ring_add(first, k, ring_len);
         if (0..total).any(|k| self.is_used(slot(k))) {
             return Err((EBUSY, skb));
         }

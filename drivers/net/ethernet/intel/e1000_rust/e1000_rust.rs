@@ -97,6 +97,18 @@ struct Nic {
     vlan_strip: AtomicFlag,
     /// Set by the interrupt handler on a link status change, handled in poll.
     link_changed: AtomicFlag,
+    /// The TX completion interrupt (TXDW) is wanted: packets were left in the ring after the
+    /// last transmit. Changed by `start_xmit` (under the TX ring lock), which writes IMS or IMC
+    /// on each change, and cleared by `configure` (rings empty, interrupts masked, transmit
+    /// disabled); `rearm` and `unmask` include TXDW when it is set.
+    ///
+    /// Under QEMU the tail write transmits at once and `start_xmit` reclaims everything, so
+    /// TX raises no interrupt at all (and opens no mitigation window that would delay the next
+    /// RX interrupt). On real hardware packets are still in flight after the tail write, the
+    /// flag stays set and completion works as in the C driver. A stale value costs at most an
+    /// extra interrupt: only `start_xmit` with an empty ring clears TXDW (IMC), and the
+    /// interrupt handler's IMC is always followed by a poll that reclaims and a `rearm`.
+    tx_irq: AtomicFlag,
     /// Transmit timeouts seen (each schedules a reset).
     tx_timeouts: Atomic<u32>,
     /// Serialises the read-modify-write of RCTL (and of the filter flags above that it
@@ -154,7 +166,8 @@ impl Nic {
 
     /// Programs the rings (resized to `counts` if given) into the quiesced device, with RX
     /// buffers for `mtu`, and enables the receiver and transmitter. Buffers still in the rings
-    /// are freed; in-flight TX is forgotten (BQL reset). Interrupts stay masked.
+    /// are freed; in-flight TX is forgotten (BQL reset). Interrupts stay masked and the TX
+    /// queue stays as it is: the caller starts it.
     fn configure(&self, dev: &Device<Self>, mtu: u32, counts: Option<(usize, usize)>) -> Result {
         let bar = self.bar.try_access().ok_or(ENXIO)?;
 
@@ -165,15 +178,13 @@ impl Nic {
             }
             tx.reset()?;
             txq.reset();
+            self.tx_irq.store(false, Relaxed);
             let base = tx.dma_address();
             bar.write_reg(regs::TDBAL::from(base as u32));
             bar.write_reg(regs::TDBAH::from((base >> 32) as u32));
             bar.write_reg(regs::TDLEN::from((tx.count * 16) as u32));
             bar.write_reg(regs::TDH::zeroed());
             bar.write_reg(regs::TDT::zeroed());
-            if txq.is_stopped() {
-                txq.wake();
-            }
             Ok(())
         })??;
         bar.write_reg(
@@ -227,10 +238,14 @@ impl Nic {
         Ok(())
     }
 
-    /// Unmasks the interrupts the driver handles.
+    /// Unmasks the interrupts the driver handles (TXDW only while `tx_irq` is set).
     fn unmask(&self) {
         if let Some(bar) = self.bar.try_access() {
-            bar.write_reg(regs::IMS::from(regs::irq::ENABLED));
+            let mut mask = regs::irq::ENABLED & !regs::irq::TXDW;
+            if self.tx_irq.load(Relaxed) {
+                mask |= regs::irq::TXDW;
+            }
+            bar.write_reg(regs::IMS::from(mask));
         }
     }
 
@@ -239,8 +254,10 @@ impl Nic {
     fn restart(&self, dev: &Device<Self>, mtu: u32, counts: Option<(usize, usize)>) -> Result {
         let old = (self.rx.lock().count, self.tx.lock().count);
         // No poll while the rings are rebuilt, and none that unmasks interrupts after
-        // `quiesce` masked them (as the C driver's `e1000_down`/`e1000_up`).
+        // `quiesce` masked them; no transmit either, which would touch the ring and unmask
+        // TXDW (as the C driver's `e1000_down`/`e1000_up`).
         let paused = self.napi.pause();
+        dev.tx_disable();
         self.quiesce();
         let mut res = self.configure(dev, mtu, counts);
         if res.is_err() {
@@ -252,6 +269,7 @@ impl Nic {
         if let Some(bar) = self.bar.try_access() {
             bar.write_reg(regs::ICS::from(regs::irq::LSC));
         }
+        dev.wake_all_queues();
         res
     }
 
@@ -304,6 +322,31 @@ impl Nic {
                     dev.carrier_off();
                 }
             }
+        }
+    }
+
+    /// Hands a received frame to GRO with what its descriptor's status word `w1` says.
+    fn receive(
+        dev: &Device<Self>,
+        ctx: &mut PollContext<'_, Self>,
+        mut skb: SkBuff,
+        w1: u64,
+        rx_csum: bool,
+    ) {
+        let len = skb.len() as usize;
+        // QEMU's model always sets IXSM (it checks nothing): CHECKSUM_NONE there.
+        if rx_csum && w1 & (rxd::IXSM | rxd::TCPE | rxd::IPE) == 0 && w1 & rxd::TCPCS != 0 {
+            skb.set_checksum_unnecessary();
+        }
+        // VP means the device stripped a tag (whatever the setting is now): report it.
+        if w1 & rxd::VP != 0 {
+            skb.put_vlan_tag(rxd::vlan(w1));
+        }
+        if skb.eth_type_trans(dev).is_ok() {
+            ctx.stats().add(1, len);
+            ctx.gro_receive(skb);
+        } else {
+            ctx.stats().add_drops(1);
         }
     }
 }
@@ -360,38 +403,43 @@ impl dev::Operations for Nic {
             return NetdevTx::Busy(skb);
         }
         let mut skb = skb;
-        // A dropped packet that ends a batch still writes TDT: earlier packets of the batch
-        // deferred it (`xmit_more`).
-        let kick = |tx: &TxRing| {
-            if !txq.xmit_more() {
-                bar.write_reg(regs::TDT::zeroed().with_value(tx.next_to_use as u16));
+        let skb = match Self::tx_context(&mut skb) {
+            Ok(ctx) => {
+                skb.tx_timestamp();
+                Some((skb, ctx))
             }
-        };
-        let ctx = match Self::tx_context(&mut skb) {
-            Ok(ctx) => ctx,
             Err(_) => {
                 drop(skb);
-                txq.stats().add_drops(1);
-                kick(&nic.tx.lock());
-                return NetdevTx::Ok;
+                None
             }
         };
-        skb.tx_timestamp();
         let mut tx = nic.tx.lock();
-        let len = match tx.push(skb, ctx) {
-            Ok(len) => len,
-            Err((_, skb)) => {
-                drop(skb);
+        let len = match skb {
+            Some((skb, ctx)) => match tx.push(skb, ctx) {
+                Ok(len) => Some(len),
+                Err((_, skb)) => {
+                    drop(skb);
+                    None
+                }
+            },
+            None => None,
+        };
+        let kick = match len {
+            Some(len) => {
+                txq.stats().add(1, len as usize);
+                if tx.unused() < TX_STOP_THRESHOLD {
+                    txq.stop();
+                }
+                txq.sent_batched(len)
+            }
+            // A dropped packet that ends a batch still writes TDT: earlier packets of the
+            // batch deferred it (`xmit_more`).
+            None => {
                 txq.stats().add_drops(1);
-                kick(&tx);
-                return NetdevTx::Ok;
+                !txq.xmit_more()
             }
         };
-        txq.stats().add(1, len as usize);
-        if tx.unused() < TX_STOP_THRESHOLD {
-            txq.stop();
-        }
-        if !txq.sent_batched(len) {
+        if !kick {
             // More packets follow at once: the last of them writes TDT (each TDT write is a
             // PCI write, and under QEMU a pass of the device model over the ring).
             return NetdevTx::Ok;
@@ -402,6 +450,16 @@ impl dev::Operations for Nic {
         let mut done = [const { None }; RECLAIM_BATCH];
         let r = tx.reclaim(&mut done);
         let unused = tx.unused();
+        // The completion interrupt is needed only if packets are left in the ring.
+        let pending = !tx.idle();
+        if pending != nic.tx_irq.load(Relaxed) {
+            nic.tx_irq.store(pending, Relaxed);
+            if pending {
+                bar.write_reg(regs::IMS::from(regs::irq::TXDW));
+            } else {
+                bar.write_reg(regs::IMC::from(regs::irq::TXDW));
+            }
+        }
         drop(tx);
         drop(bar);
         for skb in done.iter_mut().filter_map(Option::take) {
@@ -562,21 +620,22 @@ impl napi::Poll for Nic {
         }
 
         let mut done = 0;
-        let mut dropped = 0;
-        let mut alloc_fail = 0;
-        let mut frames = KVec::new();
         // Nothing is received under netpoll (budget 0, maybe with interrupts disabled).
         if budget != 0 {
+            let rx_csum = nic.rx_csum.load(Relaxed);
+            let rx_all = nic.rx_all.load(Relaxed);
+            let (mut dropped, mut alloc_fail) = (0, 0);
+            // Frames go to GRO with the RX lock held: nothing else takes it while NAPI runs
+            // (`restart` pauses NAPI first), and no per-poll list is needed.
             let mut rx = nic.rx.lock();
             while done < budget {
                 match rx.next(ctx) {
                     None => break,
                     Some(Ok(RxEvent::Frame(skb, w1))) => {
-                        if w1 & rxd::FRAME_ERRORS != 0 && !nic.rx_all.load(Relaxed) {
+                        if w1 & rxd::FRAME_ERRORS != 0 && !rx_all {
                             dropped += 1;
-                        } else if frames.push((skb, w1), GFP_ATOMIC).is_err() {
-                            // The frame was freed by `push`; count it.
-                            dropped += 1;
+                        } else {
+                            Self::receive(dev, ctx, skb, w1, rx_csum);
                         }
                     }
                     Some(Ok(RxEvent::More)) => {}
@@ -593,30 +652,12 @@ impl napi::Poll for Nic {
             if done != 0 {
                 bar.write_reg(regs::RDT::zeroed().with_value(rx.tail() as u16));
             }
-        }
-        drop(bar);
-        if dropped != 0 {
-            ctx.stats().add_drops(dropped);
-        }
-        if alloc_fail != 0 {
-            ctx.stats().add_alloc_fail(alloc_fail);
-        }
-        let rx_csum = nic.rx_csum.load(Relaxed);
-        for (mut skb, w1) in frames {
-            let len = skb.len() as usize;
-            // QEMU's model always sets IXSM (it checks nothing): CHECKSUM_NONE there.
-            if rx_csum && w1 & (rxd::IXSM | rxd::TCPE | rxd::IPE) == 0 && w1 & rxd::TCPCS != 0 {
-                skb.set_checksum_unnecessary();
+            drop(rx);
+            if dropped != 0 {
+                ctx.stats().add_drops(dropped);
             }
-            // VP means the device stripped a tag (whatever the setting is now): report it.
-            if w1 & rxd::VP != 0 {
-                skb.put_vlan_tag(rxd::vlan(w1));
-            }
-            if skb.eth_type_trans(dev).is_ok() {
-                ctx.stats().add(1, len);
-                ctx.gro_receive(skb);
-            } else {
-                ctx.stats().add_drops(1);
+            if alloc_fail != 0 {
+                ctx.stats().add_alloc_fail(alloc_fail);
             }
         }
         done
@@ -687,6 +728,7 @@ impl pci::Driver for E1000Driver {
                     DEFAULT_FEATURES.contains(dev::Features::HW_VLAN_CTAG_RX),
                 ),
                 link_changed: AtomicFlag::new(false),
+                tx_irq: AtomicFlag::new(false),
                 tx_timeouts: Atomic::new(0),
                 rctl_lock <- new_spinlock_irq!((), "e1000_rust::rctl"),
                 hw_stats <- new_mutex!(ethtool::HwCounters::default(), "e1000_rust::hw_stats"),

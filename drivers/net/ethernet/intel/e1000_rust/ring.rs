@@ -16,7 +16,7 @@ use kernel::{
     dma::{Coherent, DmaAddress},
     io::{io_read, io_write},
     net::{
-        dma::{SkbSlots, ToDevice},
+        dma::{ring_add, SkbSlots, ToDevice},
         napi::{Poll, PollContext},
         page_pool::{Page, PagePool, Params},
         skb::{SkBuff, RX_HEADROOM},
@@ -36,16 +36,6 @@ pub(crate) const DESC_MULTIPLE: usize = 8;
 /// longer pieces span several descriptors. (The C driver's errata workarounds for other MACs
 /// and buses, such as the 4-byte TSO sentinel descriptor, are not reproduced.)
 pub(crate) const TX_MAX_DATA: u32 = 4096;
-
-/// `i + n` wrapped at a ring of `count` descriptors, for `i < count` and `n <= count`.
-///
-/// (Without `%`, whose division-by-zero panic objtool does not know as noreturn.)
-fn wrap(i: usize, n: usize, count: usize) -> usize {
-    match i + n {
-        j if j >= count => j - count,
-        j => j,
-    }
-}
 
 /// TX descriptor bits (second word; legacy, context and extended data descriptors).
 pub(crate) mod txd {
@@ -229,10 +219,15 @@ impl TxRing {
         self.desc.dma_address()
     }
 
+    /// No packet is waiting for the device or for reclaim.
+    pub(crate) fn idle(&self) -> bool {
+        self.next_to_clean == self.next_to_use
+    }
+
     /// Free descriptors (one is always left unused, so that a full ring differs from an
     /// empty one).
     pub(crate) fn unused(&self) -> usize {
-        wrap(
+        ring_add(
             self.next_to_clean,
             self.count - self.next_to_use - 1,
             self.count,
@@ -277,7 +272,7 @@ impl TxRing {
             {
                 return Err((e, skb));
             }
-            data = wrap(first, 1, self.count);
+            data = ring_add(first, 1, self.count);
         }
         let (desc, count) = (&self.desc, self.count);
         let mut last = data;
@@ -300,12 +295,12 @@ impl TxRing {
         if res.is_err() || used == 0 {
             // Cannot happen (indices are below `count`); nothing was handed to the device.
             for k in 0..used {
-                drop(self.slots.take(wrap(data, k, count)));
+                drop(self.slots.take(ring_add(data, k, count)));
             }
             return Ok(0);
         }
         self.eop[first] = last as u16;
-        self.next_to_use = wrap(last, 1, count);
+        self.next_to_use = ring_add(last, 1, count);
         Ok(bytes)
     }
 
@@ -337,9 +332,9 @@ impl TxRing {
                 if i == last {
                     break;
                 }
-                i = wrap(i, 1, self.count);
+                i = ring_add(i, 1, self.count);
             }
-            self.next_to_clean = wrap(last, 1, self.count);
+            self.next_to_clean = ring_add(last, 1, self.count);
         }
         r
     }
@@ -468,7 +463,7 @@ impl RxRing {
         if w1 & rxd::DD == 0 {
             return None;
         }
-        self.next_to_clean = wrap(i, 1, self.count);
+        self.next_to_clean = ring_add(i, 1, self.count);
         let eop = w1 & rxd::EOP != 0;
         let len = rxd::len(w1).min(RX_BUF_LEN);
         let Some(page) = self.pages[i].take() else {
@@ -537,6 +532,6 @@ impl RxRing {
 
     /// The index to write to RDT: the last descriptor refilled.
     pub(crate) fn tail(&self) -> usize {
-        wrap(self.next_to_clean, self.count.saturating_sub(1), self.count)
+        ring_add(self.next_to_clean, self.count.saturating_sub(1), self.count)
     }
 }
