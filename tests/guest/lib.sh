@@ -19,6 +19,24 @@ SPLAT_RE='WARNING:|BUG:|Oops|KASAN|refcount_t|unreferenced object|general protec
 
 say() { echo "rustnic-guest: $*" >&2; }
 
+# nap SECONDS: sleep without starting a process (a read with a timeout on a
+# FIFO that nobody writes). Each fork+exec costs tens of milliseconds under
+# TCG, and about a second on a debug kernel, where the polling loops below
+# would otherwise spend most of their time starting `sleep`.
+NAP_FIFO=/tmp/rustnic-nap
+nap() {
+	if [ -z "${NAP_FD:-}" ]; then
+		[ -p $NAP_FIFO ] || mkfifo $NAP_FIFO 2>/dev/null
+		exec {NAP_FD}<>$NAP_FIFO 2>/dev/null || NAP_FD=none
+	fi
+	if [ "$NAP_FD" = none ]; then
+		sleep "$1"
+	else
+		read -r -t "$1" -u "$NAP_FD" _
+		return 0
+	fi
+}
+
 # driver_table NIC DRIVER -> "module bus pci-or-virtio-driver-name"
 driver_table() {
 	case "$1:$2" in
@@ -48,7 +66,7 @@ bus_dev() {
 netdev_of() {
 	local bdf=$1 n
 	for n in /sys/bus/pci/devices/"$bdf"/net/* /sys/bus/pci/devices/"$bdf"/virtio*/net/*; do
-		[ -e "$n" ] && basename "$n" && return
+		[ -e "$n" ] && echo "${n##*/}" && return
 	done
 	return 1
 }
@@ -74,20 +92,20 @@ wait_netdev() {
 	local bdf=$1 i
 	for i in $(seq 50); do
 		netdev_of "$bdf" && return 0
-		sleep 0.1
+		nap 0.1
 	done
 	return 1
 }
 
 wait_carrier() {
-	local dev=$1 ns=${2:-} i
+	local dev=$1 ns=${2:-} i c
 	for i in $(seq 100); do
 		if [ -n "$ns" ]; then
 			[ "$(ip netns exec "$ns" cat /sys/class/net/"$dev"/carrier 2>/dev/null)" = 1 ] && return 0
 		else
-			[ "$(cat /sys/class/net/"$dev"/carrier 2>/dev/null)" = 1 ] && return 0
+			read -r c <"/sys/class/net/$dev/carrier" 2>/dev/null && [ "$c" = 1 ] && return 0
 		fi
-		sleep 0.1
+		nap 0.1
 	done
 	return 1
 }
@@ -169,7 +187,7 @@ wait_listen() {
 		else
 			ss -Hltn "sport = :$port" | grep -q . && return 0
 		fi
-		sleep 0.05
+		nap 0.05
 	done
 	return 1
 }

@@ -277,21 +277,62 @@ stop_traffic() {
 	return 0
 }
 
-# rmmod/modprobe cycles with iperf3 running until the moment of rmmod.
+# setup_dut for the rmmod cycles: the same steps with as few processes as
+# possible (a process start costs about a second on a debug kernel).
+cycle_dut() {
+	local mod bus drv
+	read -r mod bus drv < <(driver_table "$NIC" "$CUR_DRIVER")
+	modprobe "$mod" || return 1
+	bind_to "$DUT_BDF" "$bus" "$drv" || return 1
+	DEV=$(wait_netdev "$DUT_BDF") || return 1
+	echo 1 >"/proc/sys/net/ipv6/conf/$DEV/keep_addr_on_down"
+	echo 0 >"/proc/sys/net/ipv6/conf/$DEV/accept_dad"
+	ip -b - <<-EOF || return 1
+		link set $DEV up
+		addr add $LOCAL_V4/24 dev $DEV
+		addr add $LOCAL_V6/64 dev $DEV nodad
+	EOF
+	wait_carrier "$DEV"
+}
+
+# wait_tx_bytes N: until the DUT has sent N more bytes than when called (or 20 s).
+wait_tx_bytes() {
+	local want=$1 b0 b i
+	read -r b0 <"/sys/class/net/$DEV/statistics/tx_bytes" || return 1
+	for i in $(seq 200); do
+		read -r b <"/sys/class/net/$DEV/statistics/tx_bytes" || return 1
+		((b - b0 >= want)) && return 0
+		nap 0.1
+	done
+	return 1
+}
+
+# rmmod/modprobe cycles with iperf3 running until the moment of rmmod: the
+# module goes while the transfer is in full flow (at least 1 MB sent).
 t_rmmod_cycles() {
-	local i n=${RMMOD_CYCLES:-50} mod t0=$SECONDS t
+	local i n=${RMMOD_CYCLES:-50} mod t0=$SECONDS t cli rc=0
 	read -r mod _ < <(driver_table "$NIC" "$CUR_DRIVER")
+	# One single-use iperf3 server per cycle (a killed client may leave its
+	# server waiting), all started at once.
+	in_peer sh -c 'for p in $(seq 5301 $((5300 + $0))); do iperf3 -s -1 -D -p $p -B "$1" || exit 1; done' \
+		"$n" "$REMOTE_V4" >/dev/null 2>&1 || { echo "cannot start the iperf3 servers"; return 1; }
+	wait_listen $((5300 + n)) "$NS" || { echo "no iperf3 server on port $((5300 + n))"; return 1; }
 	for i in $(seq "$n"); do
-		start_traffic $((5300 + i)) 5 || { echo "cycle $i: no iperf3 server"; return 1; }
-		sleep 0.7
+		timeout 60 iperf3 -c "$REMOTE_V4" -p $((5300 + i)) -t 30 >"$OUT/iperf3-bg.log" 2>&1 &
+		cli=$!
+		wait_tx_bytes 1000000 || { echo "cycle $i: no traffic"; rc=1; }
 		t=$SECONDS
-		rmmod "$mod" || { echo "cycle $i: rmmod failed"; stop_traffic; return 1; }
+		rmmod "$mod" || { echo "cycle $i: rmmod failed"; rc=1; }
 		echo "cycle $i: rmmod took $((SECONDS - t)) s"
-		stop_traffic
+		kill $cli 2>/dev/null
+		wait $cli 2>/dev/null
+		((rc == 0)) || break
 		t=$SECONDS
-		setup_dut "$CUR_DRIVER" >/dev/null 2>&1 || { echo "cycle $i: modprobe/bind/up failed"; return 1; }
+		cycle_dut >/dev/null 2>&1 || { echo "cycle $i: modprobe/bind/up failed"; rc=1; break; }
 		echo "cycle $i: modprobe/bind/up took $((SECONDS - t)) s ($((SECONDS - t0)) s so far)"
 	done
+	in_peer pkill -f "iperf3 -s -1" 2>/dev/null
+	((rc == 0)) || return 1
 	DUT_MAC=$(cat /sys/class/net/"$DEV"/address)
 	warm_neigh
 	echo "$n rmmod/modprobe cycles under iperf3 traffic"
