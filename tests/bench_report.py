@@ -16,7 +16,8 @@ METRICS = {
     "tcp1_mbps": ("TCP 1 stream, Mbit/s", True),
     "tcp4_mbps": ("TCP 4 streams, Mbit/s", True),
     "udp64_pps": ("UDP 64-byte frames, packets/s", True),
-    "rtt_avg_us": ("ping RTT, us", False),
+    "rtt_avg_us": ("ping RTT mean, us", False),
+    "rtt_p50_us": ("ping RTT median, us", False),
     "irqs_per_mb": ("interrupts per MB (TCP 1 stream)", False),
 }
 

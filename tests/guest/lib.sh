@@ -27,7 +27,9 @@ NAP_FIFO=/tmp/rustnic-nap
 nap() {
 	if [ -z "${NAP_FD:-}" ]; then
 		[ -p $NAP_FIFO ] || mkfifo $NAP_FIFO 2>/dev/null
-		exec {NAP_FD}<>$NAP_FIFO 2>/dev/null || NAP_FD=none
+		# (The group keeps the redirection of stderr temporary: on a bare
+		# exec it would be permanent.)
+		{ exec {NAP_FD}<>$NAP_FIFO; } 2>/dev/null || NAP_FD=none
 	fi
 	if [ "$NAP_FD" = none ]; then
 		sleep "$1"
