@@ -469,18 +469,27 @@ fi_module() {
 # Allocation failures injected into the open path, two ways; open may fail,
 # nothing may leak or splat, and the device must work afterwards.
 # 1. The driver's own allocations (stacktrace filter on the module's address
-#    range): the RX ring grows to 4096 while down, so that open must take
-#    fresh pages from the allocator for its page pool. The first failure after
-#    k filtered allocations; open must fail cleanly at least once.
+#    range), freshly loaded, with the RX ring grown to 4096 while down, so
+#    that open must take fresh pages from the allocator for its page pool. The
+#    first failure after k filtered allocations; open must fail cleanly at
+#    least once.
 # 2. Anything the opening task allocates (task filter), the core's allocations
 #    included, for a range of points; a failure must be injected at least once.
 # An injected failure decrements the attribute's `times` from 1 to 0.
 t_fault_open() {
 	has_fault_injection || { echo "no fault injection in this kernel"; return 2; }
 	[ -e $FI/failslab/require-start ] || { echo "no stacktrace filter in this kernel"; return 2; }
-	local a k save ok=0 failed=0 injected=0 tok=0 tfailed=0 tinjected=0
+	local a k save ok=0 failed=0 injected=0 tok=0 tfailed=0 tinjected=0 mod bus drv
 	save=$(ethtool -g "$DEV" | cur_rings)
 	fi_reset
+	# A freshly loaded driver: its page pool has no pages cached yet, so an
+	# open with 4096 RX descriptors must allocate (a pool that has served a
+	# ring that large before, e.g. in ring_resize, serves it from its cache).
+	read -r mod bus drv < <(driver_table "$NIC" "$CUR_DRIVER")
+	rmmod "$mod" && modprobe "$mod" && bind_to "$DUT_BDF" "$bus" "$drv" &&
+		DEV=$(wait_netdev "$DUT_BDF") || { echo "cannot reload $mod"; return 1; }
+	echo 1 >"/proc/sys/net/ipv6/conf/$DEV/keep_addr_on_down"
+	echo 0 >"/proc/sys/net/ipv6/conf/$DEV/accept_dad"
 	for a in fail_page_alloc failslab; do
 		for k in 0 1 8 64 512 2048; do
 			ip link set "$DEV" down
