@@ -295,16 +295,30 @@ cycle_dut() {
 	wait_carrier "$DEV"
 }
 
-# wait_tx_bytes N: until the DUT has sent N more bytes than when called (or 20 s).
+# wait_tx_bytes N: until the DUT has sent N more bytes than when called (or
+# 60 s: a debug kernel takes 5-10 s for the first MB after a bring-up).
 wait_tx_bytes() {
 	local want=$1 b0 b i
 	read -r b0 <"/sys/class/net/$DEV/statistics/tx_bytes" || return 1
-	for i in $(seq 200); do
+	for i in $(seq 600); do
 		read -r b <"/sys/class/net/$DEV/statistics/tx_bytes" || return 1
 		((b - b0 >= want)) && return 0
 		nap 0.1
 	done
 	return 1
+}
+
+# What both ends see of a stalled transfer.
+traffic_state() {
+	echo "--- $DEV"
+	ip -s link show "$DEV"
+	ethtool -S "$DEV" | grep -vE ': 0$'
+	ss -tin dst "$REMOTE_V4"
+	grep -E "CPU|eth|$(cat /sys/bus/pci/devices/"$DUT_BDF"/irq):" /proc/interrupts
+	echo "--- $PEER"
+	in_peer ip -s link show "$PEER"
+	in_peer ss -tin src "$REMOTE_V4"
+	cat "$OUT/iperf3-bg.log"
 }
 
 # rmmod/modprobe cycles with iperf3 running until the moment of rmmod: the
@@ -318,9 +332,9 @@ t_rmmod_cycles() {
 		"$n" "$REMOTE_V4" >/dev/null 2>&1 || { echo "cannot start the iperf3 servers"; return 1; }
 	wait_listen $((5300 + n)) "$NS" || { echo "no iperf3 server on port $((5300 + n))"; return 1; }
 	for i in $(seq "$n"); do
-		timeout 60 iperf3 -c "$REMOTE_V4" -p $((5300 + i)) -t 30 >"$OUT/iperf3-bg.log" 2>&1 &
+		timeout 120 iperf3 -c "$REMOTE_V4" -p $((5300 + i)) -t 90 >"$OUT/iperf3-bg.log" 2>&1 &
 		cli=$!
-		wait_tx_bytes 1000000 || { echo "cycle $i: no traffic"; rc=1; }
+		wait_tx_bytes 1000000 || { echo "cycle $i: no traffic"; traffic_state; rc=1; }
 		t=$SECONDS
 		rmmod "$mod" || { echo "cycle $i: rmmod failed"; rc=1; }
 		echo "cycle $i: rmmod took $((SECONDS - t)) s"
