@@ -94,7 +94,7 @@ qemu_nics() {
 }
 
 # Tunables of the guest's tests, passed through when set on the host.
-GUEST_VARS="SAMPLE_CYCLES RMMOD_CYCLES FLAP_CYCLES RESIZE_CYCLES BENCH_ROUNDS BENCH_SECS REGS_MB"
+GUEST_VARS="SAMPLE_CYCLES RMMOD_CYCLES FLAP_CYCLES RESIZE_CYCLES BENCH_ROUNDS BENCH_SECS BENCH_TRACE REGS_MB"
 guest_env() {
 	local v
 	for v in $GUEST_VARS; do
@@ -137,6 +137,9 @@ done
 if [ "$MODE" = bench ]; then
 	for nic in $NICS; do
 		"$PY" "$TOP/tests/bench_report.py" "$RUN/$nic/bench.jsonl" "$BUILD/bench" "$nic" || exit 1
+		if [ "${BENCH_TRACE:-0}" = 1 ]; then
+			python3 "$TOP/tests/rtt_trace.py" "$RUN/$nic" || exit 1
+		fi
 	done
 	# Register accesses per MB: one more boot with QEMU tracing MMIO (slow,
 	# so short transfers; only with BENCH_REGS=1: not yet run end to end).

@@ -1068,6 +1068,32 @@ run_regs() {
 	done
 }
 
+# Timeline of ping echoes (make bench with BENCH_TRACE=1): tracepoints on
+# both ends' paths for each driver in turn, analysed on the host by
+# tests/rtt_trace.py.
+TR=/sys/kernel/tracing
+RTT_EVENTS="net/net_dev_start_xmit net/net_dev_xmit net/napi_gro_receive_entry
+	net/netif_receive_skb irq/irq_handler_entry napi/napi_poll sched/sched_wakeup"
+run_rtt_trace() {
+	local d ev
+	mountpoint -q $TR || mount -t tracefs nodev $TR
+	echo mono >$TR/trace_clock
+	echo 4096 >$TR/buffer_size_kb
+	for d in ${DRIVERS//,/ }; do
+		setup_dut "$d" >/dev/null || { say "rtt trace: cannot set up $d"; continue; }
+		warm_neigh
+		echo 0 >$TR/tracing_on
+		echo >$TR/trace
+		for ev in $RTT_EVENTS; do echo 1 >$TR/events/$ev/enable; done
+		echo 1 >$TR/tracing_on
+		ping -c 200 -i 0.02 "$REMOTE_V4" >"$OUT/rtt-$d-ping.txt"
+		echo 0 >$TR/tracing_on
+		for ev in $RTT_EVENTS; do echo 0 >$TR/events/$ev/enable; done
+		cat $TR/trace >"$OUT/rtt-$d-trace.txt"
+		echo "RTTDEV $d $DEV $PEER $(cat /sys/bus/pci/devices/"$DUT_BDF"/irq)" >>"$OUT/rtt-devs.txt"
+	done
+}
+
 # A B A B ...: the drivers alternate on the same NIC in one boot.
 run_bench() {
 	local r d rounds=${BENCH_ROUNDS:-3}
@@ -1104,6 +1130,7 @@ for d in ${DRIVERS//,/ }; do
 	esac
 done
 [ "$MODE" = bench ] && run_bench
+[ "$MODE" = bench ] && [ "${BENCH_TRACE:-0}" = 1 ] && run_rtt_trace
 [ "$MODE" = regs ] && run_regs
 dmesg >"$OUT/dmesg-final.log"
 echo "rustnic-guest: done"

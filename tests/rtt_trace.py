@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Where a ping's round trip spends its time, per driver of the NIC under test.
+
+Usage: rtt_trace.py RUN_DIR/NIC    (after `make bench` with BENCH_TRACE=1)
+
+The guest (main.sh, run_rtt_trace) traced 200 echoes per driver with
+tracepoints on both ends and wrote rtt-DRIVER-trace.txt, and rtt-devs.txt
+with "RTTDEV driver dev peer irq". Per echo request (98-byte frame, 84 bytes
+after the Ethernet header) the stages are:
+
+  xmit      net_dev_start_xmit(dev) -> net_dev_xmit(dev): the driver's
+            ndo_start_xmit (tail write; QEMU sends the frame within it)
+  to_peer   -> napi_gro_receive_entry(peer): QEMU, tap, bridge, the peer's
+            interrupt and NAPI
+  peer      -> net_dev_start_xmit(peer): the peer's stack answers
+  to_irq    -> irq_handler_entry(irq of dev): the peer's transmit, QEMU, and
+            the interrupt of the NIC under test
+  irq_gro   -> napi_gro_receive_entry(dev): interrupt handler, softirq, NAPI
+            poll up to the frame's hand-over to GRO
+  total     net_dev_start_xmit(dev) -> napi_gro_receive_entry(dev)
+
+Prints the median and mean of each stage in microseconds, C and Rust side by
+side, and writes rtt-trace.json in RUN_DIR/NIC.
+"""
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+LINE = re.compile(r"^\s*(.+?)-(\d+)\s+\[(\d+)\]\s+\S+\s+([\d.]+): (\w+): (.*)$")
+STAGES = ["xmit", "to_peer", "peer", "to_irq", "irq_gro", "total"]
+
+
+def field(rest: str, name: str) -> str | None:
+    m = re.search(rf"\b{name}=(\S+)", rest)
+    return m[1] if m else None
+
+
+def echoes(trace: Path, dev: str, peer: str, irq: str) -> list[dict[str, float]]:
+    events = []
+    for line in trace.read_text(errors="replace").splitlines():
+        m = LINE.match(line)
+        if m:
+            events.append((float(m[4]) * 1e6, m[5], m[6]))
+    # The stages in order: (event, predicate on its fields).
+    want = [
+        ("net_dev_start_xmit", lambda r: field(r, "dev") == dev and field(r, "len") == "98"),
+        ("net_dev_xmit", lambda r: field(r, "dev") == dev),
+        ("napi_gro_receive_entry", lambda r: field(r, "dev") == peer and field(r, "len") == "84"),
+        ("net_dev_start_xmit", lambda r: field(r, "dev") == peer and field(r, "len") == "98"),
+        ("irq_handler_entry", lambda r: field(r, "irq") == irq and field(r, "name") != peer),
+        ("napi_gro_receive_entry", lambda r: field(r, "dev") == dev and field(r, "len") == "84"),
+    ]
+    out = []
+    i = 0
+    while i < len(events):
+        t, k = [], 0
+        j = i
+        while j < len(events) and k < len(want):
+            ts, name, rest = events[j]
+            if name == want[k][0] and want[k][1](rest):
+                t.append(ts)
+                k += 1
+            elif k > 0 and name == want[0][0] and want[0][1](rest):
+                break  # the next echo started: this one is incomplete
+            j += 1
+        if k == len(want):
+            d = [b - a for a, b in zip(t, t[1:])]
+            out.append(dict(zip(STAGES, d + [t[-1] - t[0]])))
+            i = j
+        else:
+            i = max(j, i + 1)
+    return out
+
+
+def main() -> int:
+    run = Path(sys.argv[1])
+    devs = {}
+    for line in (run / "rtt-devs.txt").read_text().splitlines():
+        _, drv, dev, peer, irq = line.split()
+        devs[drv] = (dev, peer, irq)
+    res = {}
+    for drv, (dev, peer, irq) in devs.items():
+        e = echoes(run / f"rtt-{drv}-trace.txt", dev, peer, irq)
+        if not e:
+            print(f"rtt_trace: no complete echo in the {drv} trace", file=sys.stderr)
+            return 1
+        res[drv] = {
+            "echoes": len(e),
+            "median_us": {s: statistics.median(x[s] for x in e) for s in STAGES},
+            "mean_us": {s: statistics.fmean(x[s] for x in e) for s in STAGES},
+        }
+    drvs = [d for d in ("c", "rust") if d in res]
+    print("ping echo stages, microseconds (median / mean), " +
+          ", ".join(f"{d}: {res[d]['echoes']} echoes" for d in drvs))
+    print(f"{'stage':10}" + "".join(f"{d:>22}" for d in drvs))
+    for s in STAGES:
+        print(f"{s:10}" + "".join(
+            f"{res[d]['median_us'][s]:12.1f} /{res[d]['mean_us'][s]:8.1f}" for d in drvs))
+    (run / "rtt-trace.json").write_text(json.dumps(res, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
