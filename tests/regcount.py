@@ -16,6 +16,10 @@ import sys
 
 ACCESS = re.compile(r"memory_region_ops_(read|write) cpu \d+ mr (0x[0-9a-f]+) addr (0x[0-9a-f]+)")
 MARK = 0x5400
+# QEMU traces the guest-physical address (older versions: the offset in the
+# region); BAR0 is 128 KiB and aligned to its size, so the low bits are the
+# register either way.
+BAR_MASK = 0x1FFFF
 
 
 def main() -> int:
@@ -30,16 +34,21 @@ def main() -> int:
     for line in open(trace, errors="replace"):
         m = ACCESS.search(line)
         if m and "e1000" in line:
-            accesses.append((m[1], m[2], int(m[3], 16)))
+            accesses.append((m[1], m[2], int(m[3], 16) & BAR_MASK))
+    # Markers: reads of MARK on one region, taken three at a time (other
+    # accesses, the drivers' own, may come in between).
     marks = []
-    i = 0
-    while i + 2 < len(accesses):
-        a = accesses[i : i + 3]
-        if all(k == "read" and addr == MARK and mr == a[0][1] for k, mr, addr in a):
-            marks.append((i, a[0][1]))
-            i += 3
-        else:
-            i += 1
+    pending: dict[str, list[int]] = {}
+    for i, (kind, mr, addr) in enumerate(accesses):
+        if kind != "read" or addr != MARK:
+            continue
+        group = pending.setdefault(mr, [])
+        if group and i - group[0] > 500:
+            group.clear()
+        group.append(i)
+        if len(group) == 3:
+            marks.append((i, mr))
+            group.clear()
     if len(marks) != 2 * len(phases) or not phases:
         print(f"regcount: {len(marks)} markers for {len(phases)} phases", file=sys.stderr)
         return 1
@@ -47,7 +56,7 @@ def main() -> int:
     print(f"{'driver':6} {'dir':3} {'MB':>6} {'reads/MB':>9} {'writes/MB':>10} {'irqs/MB':>8}")
     for n, (drv, direction, nbytes, irqs) in enumerate(phases):
         (start, mr), (end, _) = marks[2 * n], marks[2 * n + 1]
-        span = [a for a in accesses[start + 3 : end] if a[1] == mr]
+        span = [a for a in accesses[start + 1 : end] if a[1] == mr and not (a[0] == "read" and a[2] == MARK)]
         reads = sum(1 for a in span if a[0] == "read")
         writes = len(span) - reads
         mb = nbytes / 1e6
