@@ -16,8 +16,11 @@ after the Ethernet header) the stages are:
   peer      -> net_dev_start_xmit(peer): the peer's stack answers
   to_irq    -> irq_handler_entry(irq of dev): the peer's transmit, QEMU, and
             the interrupt of the NIC under test
-  irq_gro   -> napi_gro_receive_entry(dev): interrupt handler, softirq, NAPI
-            poll up to the frame's hand-over to GRO
+  handler   -> irq_handler_exit(irq of dev): the driver's interrupt handler
+  to_poll   -> softirq_entry(NET_RX) on that CPU: the rest of the hard
+            interrupt, up to the softirq
+  poll_gro  -> napi_gro_receive_entry(dev): the NAPI poll up to the frame's
+            hand-over to GRO
   total     net_dev_start_xmit(dev) -> napi_gro_receive_entry(dev)
 
 Prints the median and mean of each stage in microseconds, C and Rust side by
@@ -30,11 +33,11 @@ import sys
 from pathlib import Path
 
 LINE = re.compile(r"^\s*(.+?)-(\d+)\s+\[(\d+)\]\s+\S+\s+([\d.]+): (\w+): (.*)$")
-STAGES = ["xmit", "to_peer", "peer", "to_irq", "irq_gro", "total"]
+STAGES = ["xmit", "to_peer", "peer", "to_irq", "handler", "to_poll", "poll_gro", "total"]
 
 
 def field(rest: str, name: str) -> str | None:
-    m = re.search(rf"\b{name}=(\S+)", rest)
+    m = re.search(rf"\b{name}=([^\s\]]+)", rest)
     return m[1] if m else None
 
 
@@ -43,7 +46,7 @@ def echoes(trace: Path, dev: str, peer: str, irq: str) -> list[dict[str, float]]
     for line in trace.read_text(errors="replace").splitlines():
         m = LINE.match(line)
         if m:
-            events.append((float(m[4]) * 1e6, m[5], m[6]))
+            events.append((float(m[4]) * 1e6, m[5], f"cpu={int(m[3])} {m[6]}"))
     # The stages in order: (event, predicate on its fields).
     want = [
         ("net_dev_start_xmit", lambda r: field(r, "dev") == dev and field(r, "len") == "98"),
@@ -51,8 +54,11 @@ def echoes(trace: Path, dev: str, peer: str, irq: str) -> list[dict[str, float]]
         ("napi_gro_receive_entry", lambda r: field(r, "dev") == peer and field(r, "len") == "84"),
         ("net_dev_start_xmit", lambda r: field(r, "dev") == peer and field(r, "len") == "98"),
         ("irq_handler_entry", lambda r: field(r, "irq") == irq and field(r, "name") != peer),
+        ("irq_handler_exit", lambda r: field(r, "irq") == irq and field(r, "cpu") == cpu[0]),
+        ("softirq_entry", lambda r: field(r, "action") == "NET_RX" and field(r, "cpu") == cpu[0]),
         ("napi_gro_receive_entry", lambda r: field(r, "dev") == dev and field(r, "len") == "84"),
     ]
+    cpu = [None]
     out = []
     i = 0
     while i < len(events):
@@ -62,6 +68,8 @@ def echoes(trace: Path, dev: str, peer: str, irq: str) -> list[dict[str, float]]
             ts, name, rest = events[j]
             if name == want[k][0] and want[k][1](rest):
                 t.append(ts)
+                if name == "irq_handler_entry":
+                    cpu[0] = field(rest, "cpu")
                 k += 1
             elif k > 0 and name == want[0][0] and want[0][1](rest):
                 break  # the next echo started: this one is incomplete

@@ -1073,7 +1073,7 @@ run_regs() {
 # tests/rtt_trace.py.
 TR=/sys/kernel/tracing
 RTT_EVENTS="net/net_dev_start_xmit net/net_dev_xmit net/napi_gro_receive_entry
-	net/netif_receive_skb irq/irq_handler_entry napi/napi_poll sched/sched_wakeup"
+	irq/irq_handler_entry irq/irq_handler_exit irq/softirq_entry"
 run_rtt_trace() {
 	local d ev
 	mountpoint -q $TR || mount -t tracefs nodev $TR
