@@ -327,8 +327,11 @@ t_rmmod_cycles() {
 	local i n=${RMMOD_CYCLES:-50} mod t0=$SECONDS t cli rc=0
 	read -r mod _ < <(driver_table "$NIC" "$CUR_DRIVER")
 	# One single-use iperf3 server per cycle (a killed client may leave its
-	# server waiting), all started at once.
-	in_peer sh -c 'for p in $(seq 5301 $((5300 + $0))); do iperf3 -s -1 -D -p $p -B "$1" || exit 1; done' \
+	# server waiting), all started at once. A server that waited longer than
+	# its receive timeout (120 s by default) before its client came ends the
+	# test at the first pause in the data (seen on the debug kernel, where the
+	# first RTO after a bring-up is such a pause): the timeout is an hour.
+	in_peer sh -c 'for p in $(seq 5301 $((5300 + $0))); do iperf3 -s -1 -D --rcv-timeout 3600000 -p $p -B "$1" || exit 1; done' \
 		"$n" "$REMOTE_V4" >/dev/null 2>&1 || { echo "cannot start the iperf3 servers"; return 1; }
 	wait_listen $((5300 + n)) "$NS" || { echo "no iperf3 server on port $((5300 + n))"; return 1; }
 	for i in $(seq "$n"); do
