@@ -138,11 +138,11 @@ if [ "$MODE" = bench ]; then
 	for nic in $NICS; do
 		"$PY" "$TOP/tests/bench_report.py" "$RUN/$nic/bench.jsonl" "$BUILD/bench" "$nic" || exit 1
 		if [ "${BENCH_TRACE:-0}" = 1 ]; then
-			python3 "$TOP/tests/rtt_trace.py" "$RUN/$nic" || exit 1
+			"$PY" "$TOP/tests/rtt_trace.py" "$RUN/$nic" || exit 1
 		fi
 	done
 	# Register accesses per MB: one more boot with QEMU tracing MMIO (slow,
-	# so short transfers; only with BENCH_REGS=1: not yet run end to end).
+	# so short transfers; only with BENCH_REGS=1).
 	if [ "${BENCH_REGS:-0}" = 1 ]; then
 		for nic in $NICS; do
 			[ "$nic" = e1000 ] || continue
