@@ -277,9 +277,10 @@ stop_traffic() {
 	return 0
 }
 
-# setup_dut for the rmmod cycles: the same steps with as few processes as
-# possible (a process start costs about a second on a debug kernel).
-cycle_dut() {
+# Load the driver under test, bind the NIC to it and set its IPv6 sysctls,
+# leaving it down; sets DEV. As few processes as possible (a process start
+# costs about a second on a debug kernel).
+load_dut() {
 	local mod bus drv
 	read -r mod bus drv < <(driver_table "$NIC" "$CUR_DRIVER")
 	modprobe "$mod" || return 1
@@ -287,6 +288,11 @@ cycle_dut() {
 	DEV=$(wait_netdev "$DUT_BDF") || return 1
 	echo 1 >"/proc/sys/net/ipv6/conf/$DEV/keep_addr_on_down"
 	echo 0 >"/proc/sys/net/ipv6/conf/$DEV/accept_dad"
+}
+
+# setup_dut for the rmmod cycles: load_dut, then up with one ip batch.
+cycle_dut() {
+	load_dut || return 1
 	ip -b - <<-EOF || return 1
 		link set $DEV up
 		addr add $LOCAL_V4/24 dev $DEV
@@ -496,17 +502,14 @@ fi_module() {
 t_fault_open() {
 	has_fault_injection || { echo "no fault injection in this kernel"; return 2; }
 	[ -e $FI/failslab/require-start ] || { echo "no stacktrace filter in this kernel"; return 2; }
-	local a k save ok=0 failed=0 injected=0 tok=0 tfailed=0 tinjected=0 mod bus drv
+	local a k save ok=0 failed=0 injected=0 tok=0 tfailed=0 tinjected=0 mod
 	save=$(ethtool -g "$DEV" | cur_rings)
 	fi_reset
 	# A freshly loaded driver: its page pool has no pages cached yet, so an
 	# open with 4096 RX descriptors must allocate (a pool that has served a
 	# ring that large before, e.g. in ring_resize, serves it from its cache).
-	read -r mod bus drv < <(driver_table "$NIC" "$CUR_DRIVER")
-	rmmod "$mod" && modprobe "$mod" && bind_to "$DUT_BDF" "$bus" "$drv" &&
-		DEV=$(wait_netdev "$DUT_BDF") || { echo "cannot reload $mod"; return 1; }
-	echo 1 >"/proc/sys/net/ipv6/conf/$DEV/keep_addr_on_down"
-	echo 0 >"/proc/sys/net/ipv6/conf/$DEV/accept_dad"
+	read -r mod _ < <(driver_table "$NIC" "$CUR_DRIVER")
+	rmmod "$mod" && load_dut || { echo "cannot reload $mod"; return 1; }
 	for a in fail_page_alloc failslab; do
 		for k in 0 1 8 64 512 2048; do
 			ip link set "$DEV" down
