@@ -23,6 +23,13 @@ after the Ethernet header) the stages are:
             hand-over to GRO
   total     net_dev_start_xmit(dev) -> napi_gro_receive_entry(dev)
 
+and, over the same window, per echo:
+
+  irqs      interrupts of the NIC under test (a driver that takes a TX
+            completion interrupt has two: the RX one comes right after it)
+  first_irq duration of the first of them (its handler); the "handler"
+            stage above is that of the interrupt that delivers the echo
+
 Prints the median and mean of each stage in microseconds, C and Rust side by
 side, and writes rtt-trace.json in RUN_DIR/NIC.
 """
@@ -34,6 +41,7 @@ from pathlib import Path
 
 LINE = re.compile(r"^\s*(.+?)-(\d+)\s+\[(\d+)\]\s+\S+\s+([\d.]+): (\w+): (.*)$")
 STAGES = ["xmit", "to_peer", "peer", "to_irq", "handler", "to_poll", "poll_gro", "total"]
+EXTRA = ["irqs", "first_irq"]
 
 
 def field(rest: str, name: str) -> str | None:
@@ -76,11 +84,27 @@ def echoes(trace: Path, dev: str, peer: str, irq: str) -> list[dict[str, float]]
             j += 1
         if k == len(want):
             d = [b - a for a, b in zip(t, t[1:])]
-            out.append(dict(zip(STAGES, d + [t[-1] - t[0]])))
+            echo = dict(zip(STAGES, d + [t[-1] - t[0]]))
+            echo.update(irq_window(events[i:j + 1], irq))
+            out.append(echo)
             i = j
         else:
             i = max(j, i + 1)
     return out
+
+
+def irq_window(events: list, irq: str) -> dict[str, float]:
+    """The NIC's interrupts among `events` (one echo): their count, the first one's length."""
+    n, first, entry = 0, 0.0, None
+    for ts, name, rest in events:
+        if field(rest, "irq") != irq:
+            continue
+        if name == "irq_handler_entry":
+            n += 1
+            entry = ts if n == 1 else None
+        elif name == "irq_handler_exit" and entry is not None:
+            first, entry = ts - entry, None
+    return {"irqs": n, "first_irq": first}
 
 
 def main() -> int:
@@ -97,14 +121,14 @@ def main() -> int:
             return 1
         res[drv] = {
             "echoes": len(e),
-            "median_us": {s: statistics.median(x[s] for x in e) for s in STAGES},
-            "mean_us": {s: statistics.fmean(x[s] for x in e) for s in STAGES},
+            "median_us": {s: statistics.median(x[s] for x in e) for s in STAGES + EXTRA},
+            "mean_us": {s: statistics.fmean(x[s] for x in e) for s in STAGES + EXTRA},
         }
     drvs = [d for d in ("c", "rust") if d in res]
     print("ping echo stages, microseconds (median / mean), " +
           ", ".join(f"{d}: {res[d]['echoes']} echoes" for d in drvs))
     print(f"{'stage':10}" + "".join(f"{d:>22}" for d in drvs))
-    for s in STAGES:
+    for s in STAGES + EXTRA:
         print(f"{s:10}" + "".join(
             f"{res[d]['median_us'][s]:12.1f} /{res[d]['mean_us'][s]:8.1f}" for d in drvs))
     (run / "rtt-trace.json").write_text(json.dumps(res, indent=1) + "\n")
