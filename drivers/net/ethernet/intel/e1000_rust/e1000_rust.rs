@@ -396,52 +396,44 @@ impl dev::Operations for Nic {
             txq.stats().add_drops(1);
             return NetdevTx::Ok;
         };
-        // Room check first, so that a busy queue hands back an untouched skb. Completion also
-        // runs under the TX queue lock we hold, so the room cannot shrink meanwhile.
-        if nic.tx.lock().unused() < TxRing::needed(&skb, true) {
+        // One lock for the room check, the context and the push. Completion also runs under
+        // the TX queue lock we hold, so the room cannot shrink meanwhile.
+        let mut tx = nic.tx.lock();
+        // Room check first, so that a busy queue hands back an untouched skb.
+        if tx.unused() < TxRing::needed(&skb, true) {
+            drop(tx);
             txq.stop();
             return NetdevTx::Busy(skb);
         }
         let mut skb = skb;
-        let skb = match Self::tx_context(&mut skb) {
+        let pushed = match Self::tx_context(&mut skb) {
             Ok(ctx) => {
                 skb.tx_timestamp();
-                Some((skb, ctx))
+                tx.push(skb, ctx).map_err(|(_, skb)| skb)
             }
-            Err(_) => {
-                drop(skb);
-                None
-            }
+            Err(_) => Err(skb),
         };
-        let mut tx = nic.tx.lock();
-        let len = match skb {
-            Some((skb, ctx)) => match tx.push(skb, ctx) {
-                Ok(len) => Some(len),
-                Err((_, skb)) => {
-                    drop(skb);
-                    None
-                }
-            },
-            None => None,
-        };
-        let kick = match len {
-            Some(len) => {
+        // A dropped packet is freed after the lock is released.
+        let (kick, dropped) = match pushed {
+            Ok(len) => {
                 txq.stats().add(1, len as usize);
                 if tx.unused() < TX_STOP_THRESHOLD {
                     txq.stop();
                 }
-                txq.sent_batched(len)
+                (txq.sent_batched(len), None)
             }
             // A dropped packet that ends a batch still writes TDT: earlier packets of the
             // batch deferred it (`xmit_more`).
-            None => {
+            Err(skb) => {
                 txq.stats().add_drops(1);
-                !txq.xmit_more()
+                (!txq.xmit_more(), Some(skb))
             }
         };
         if !kick {
             // More packets follow at once: the last of them writes TDT (each TDT write is a
             // PCI write, and under QEMU a pass of the device model over the ring).
+            drop(tx);
+            drop(dropped);
             return NetdevTx::Ok;
         }
         bar.write_reg(regs::TDT::zeroed().with_value(tx.next_to_use as u16));
@@ -462,6 +454,7 @@ impl dev::Operations for Nic {
         }
         drop(tx);
         drop(bar);
+        drop(dropped);
         for skb in done.iter_mut().filter_map(Option::take) {
             skb.consume();
         }
