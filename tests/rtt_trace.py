@@ -70,11 +70,13 @@ def echoes(trace: Path, dev: str, peer: str, irq: str) -> list[dict[str, float]]
     out = []
     i = 0
     while i < len(events):
-        t, k = [], 0
+        t, k, start = [], 0, i
         j = i
         while j < len(events) and k < len(want):
             ts, name, rest = events[j]
             if name == want[k][0] and want[k][1](rest):
+                if k == 0:
+                    start = j
                 t.append(ts)
                 if name == "irq_handler_entry":
                     cpu[0] = field(rest, "cpu")
@@ -85,7 +87,7 @@ def echoes(trace: Path, dev: str, peer: str, irq: str) -> list[dict[str, float]]
         if k == len(want):
             d = [b - a for a, b in zip(t, t[1:])]
             echo = dict(zip(STAGES, d + [t[-1] - t[0]]))
-            echo.update(irq_window(events[i:j + 1], irq))
+            echo.update(irq_window(events[start:j + 1], irq, peer))
             out.append(echo)
             i = j
         else:
@@ -93,15 +95,19 @@ def echoes(trace: Path, dev: str, peer: str, irq: str) -> list[dict[str, float]]
     return out
 
 
-def irq_window(events: list, irq: str) -> dict[str, float]:
-    """The NIC's interrupts among `events` (one echo): their count, the first one's length."""
+def irq_window(events: list, irq: str, peer: str) -> dict[str, float]:
+    """The NIC's interrupts among `events` (one echo): their count, the first one's length.
+
+    A handler of the peer on a shared line is not counted."""
     n, first, entry = 0, 0.0, None
     for ts, name, rest in events:
         if field(rest, "irq") != irq:
             continue
         if name == "irq_handler_entry":
-            n += 1
-            entry = ts if n == 1 else None
+            entry = None
+            if field(rest, "name") != peer:
+                n += 1
+                entry = ts if n == 1 else None
         elif name == "irq_handler_exit" and entry is not None:
             first, entry = ts - entry, None
     return {"irqs": n, "first_irq": first}
