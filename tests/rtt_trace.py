@@ -56,12 +56,13 @@ def echoes(trace: Path, dev: str, peer: str, irq: str) -> list[dict[str, float]]
         if m:
             events.append((float(m[4]) * 1e6, m[5], f"cpu={int(m[3])} {m[6]}"))
     # The stages in order: (event, predicate on its fields).
+    dut_irq = irq_of_dut(irq, peer)
     want = [
         ("net_dev_start_xmit", lambda r: field(r, "dev") == dev and field(r, "len") == "98"),
         ("net_dev_xmit", lambda r: field(r, "dev") == dev),
         ("napi_gro_receive_entry", lambda r: field(r, "dev") == peer and field(r, "len") == "84"),
         ("net_dev_start_xmit", lambda r: field(r, "dev") == peer and field(r, "len") == "98"),
-        ("irq_handler_entry", lambda r: field(r, "irq") == irq and field(r, "name") != peer),
+        ("irq_handler_entry", dut_irq),
         ("irq_handler_exit", lambda r: field(r, "irq") == irq and field(r, "cpu") == cpu[0]),
         ("softirq_entry", lambda r: field(r, "action") == "NET_RX" and field(r, "cpu") == cpu[0]),
         ("napi_gro_receive_entry", lambda r: field(r, "dev") == dev and field(r, "len") == "84"),
@@ -87,7 +88,7 @@ def echoes(trace: Path, dev: str, peer: str, irq: str) -> list[dict[str, float]]
         if k == len(want):
             d = [b - a for a, b in zip(t, t[1:])]
             echo = dict(zip(STAGES, d + [t[-1] - t[0]]))
-            echo.update(irq_window(events[start:j + 1], irq, peer))
+            echo.update(irq_window(events[start:j + 1], irq, dut_irq))
             out.append(echo)
             i = j
         else:
@@ -95,17 +96,21 @@ def echoes(trace: Path, dev: str, peer: str, irq: str) -> list[dict[str, float]]
     return out
 
 
-def irq_window(events: list, irq: str, peer: str) -> dict[str, float]:
-    """The NIC's interrupts among `events` (one echo): their count, the first one's length.
+def irq_of_dut(irq: str, peer: str):
+    """Predicate on an irq_handler_entry: the NIC under test's handler (not the peer's, on a
+    shared line)."""
+    return lambda r: field(r, "irq") == irq and field(r, "name") != peer
 
-    A handler of the peer on a shared line is not counted."""
+
+def irq_window(events: list, irq: str, dut_irq) -> dict[str, float]:
+    """The NIC's interrupts among `events` (one echo): their count, the first one's length."""
     n, first, entry = 0, 0.0, None
     for ts, name, rest in events:
         if field(rest, "irq") != irq:
             continue
         if name == "irq_handler_entry":
             entry = None
-            if field(rest, "name") != peer:
+            if dut_irq(rest):
                 n += 1
                 entry = ts if n == 1 else None
         elif name == "irq_handler_exit" and entry is not None:

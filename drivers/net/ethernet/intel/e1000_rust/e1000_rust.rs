@@ -390,7 +390,7 @@ impl dev::Operations for Nic {
         nic.rx.lock().clear();
     }
 
-    fn start_xmit(dev: &Device<Self>, txq: &TxQueue<'_>, skb: SkBuff) -> NetdevTx {
+    fn start_xmit(dev: &Device<Self>, txq: &TxQueue<'_>, mut skb: SkBuff) -> NetdevTx {
         let nic = dev.data();
         let Some(bar) = nic.bar.try_access() else {
             txq.stats().add_drops(1);
@@ -405,7 +405,6 @@ impl dev::Operations for Nic {
             txq.stop();
             return NetdevTx::Busy(skb);
         }
-        let mut skb = skb;
         let pushed = match Self::tx_context(&mut skb) {
             Ok(ctx) => {
                 skb.tx_timestamp();
