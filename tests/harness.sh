@@ -127,6 +127,13 @@ boot_guest() {
 }
 
 prepare_root
+# Host-side checks of the abstractions: their compile_fail examples.
+if [ "$MODE" = test ] && { [ -z "${TESTS:-}" ] || [[ ",$TESTS," == *,compile_fail,* ]]; }; then
+	mkdir -p "$RUN/host"
+	stage_begin compile-fail
+	"$TOP/tests/compile_fail.sh" "$RUN/host/results.txt"
+	stage_end compile-fail
+fi
 # KUnit runs at every boot; its results are recorded from the first one.
 KUNIT_BOOT=1
 for nic in $NICS; do

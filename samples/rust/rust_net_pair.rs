@@ -3,7 +3,9 @@
 //! Rust network device pair sample.
 //!
 //! Creates two virtual Ethernet devices (`rnp0` and `rnp1`, or the next free `rnpN` names) that
-//! are connected back to back, like a veth pair:
+//! are connected back to back, like a veth pair. They are children of a faux device the module
+//! creates (`/sys/bus/faux/devices/rust_net_pair`), so that they are torn down with it at the
+//! latest:
 //!
 //! - `start_xmit` on TX queue `i` of one device prepares the packet for the other device
 //!   (`__dev_forward_skb()`, which scrubs it and runs `eth_type_trans()` for the receiver), puts
@@ -27,6 +29,11 @@
 #![forbid(unsafe_code)]
 
 use kernel::{
+    device::{
+        self as device_core,
+        Bound, //
+    },
+    faux,
     net::{
         dev::{
             self,
@@ -35,6 +42,7 @@ use kernel::{
             NetdevTx,
             OpenContext,
             Registration,
+            Rtnl,
             TxQueue, //
         },
         ethtool,
@@ -143,12 +151,12 @@ impl PairDev {
 
 #[vtable]
 impl dev::Operations for PairDev {
-    fn open(dev: &Device<Self>, ctx: &OpenContext<'_, Self>) -> Result {
+    fn open(dev: &Device<Self>, ctx: &mut OpenContext<'_, Self>) -> Result {
         let this = dev.data();
         for q in 0..NUM_QUEUES as u16 {
             // Bytes of an earlier session that are still queued at the peer will be completed
             // against the fresh state; `TxQueue::completed` clamps them.
-            dev.tx_reset_queue(q)?;
+            dev.tx_reset_queue(ctx.rtnl(), q)?;
         }
         for rxq in &this.rxq {
             // On error, the abstraction disables the instances enabled so far.
@@ -164,7 +172,7 @@ impl dev::Operations for PairDev {
         Ok(())
     }
 
-    fn stop(dev: &Device<Self>) {
+    fn stop(dev: &Device<Self>, rtnl: &mut Rtnl<'_>) {
         let this = dev.data();
         let peer = this.peer();
         dev.carrier_off();
@@ -176,13 +184,13 @@ impl dev::Operations for PairDev {
             // After this no poll runs (the abstraction would also do it after `stop`, but we
             // need it before draining). The core already waited for in-flight transmits of the
             // peer, which only queue to us while we are running.
-            rxq.napi.disable();
+            rxq.napi.disable(rtnl);
             // Drop what the peer sent and we did not deliver, and report it as completed so
             // that the peer's queue is not left throttled by BQL.
             let (pkts, bytes) = rxq.drain();
             if let Some(peer) = &peer {
                 if pkts > 0 {
-                    let _ = peer.tx_completed(q as u16, pkts, bytes);
+                    let _ = peer.tx_completed(rtnl, q as u16, pkts, bytes);
                 }
             }
         }
@@ -238,9 +246,9 @@ impl dev::Operations for PairDev {
         Some(rxq.napi.rx_stats().read())
     }
 
-    fn change_mtu(dev: &Device<Self>, new_mtu: u32) -> Result {
+    fn change_mtu(dev: &Device<Self>, _rtnl: &mut Rtnl<'_>, new_mtu: u32) -> Result {
         // The core already checked `new_mtu` against our limits; nothing to reprogram.
-        pr_info!("{}: MTU {} -> {}\n", dev.name(), dev.mtu(), new_mtu);
+        kernel::netdev_info!(dev, "MTU {} -> {}\n", dev.mtu(), new_mtu);
         Ok(())
     }
 }
@@ -314,15 +322,15 @@ impl napi::Poll for PairDev {
             if let Some(peer) = dev.data().peer() {
                 // These packets left the peer's TX queue `q`. Done after delivery, so that no
                 // lock is held while the stack processes them (it may transmit on the peer).
-                let _ = peer.tx_completed(q as u16, done, bytes);
+                ctx.tx_completed(&*peer, q as u16, done, bytes);
             }
         }
         done
     }
 }
 
-/// Creates and registers one end of the pair.
-fn create() -> Result<Registration<'static, PairDev>> {
+/// Creates and registers one end of the pair, as a child of `parent`.
+fn create(parent: &device_core::Device<Bound>) -> Result<Registration<'static, PairDev>> {
     let mut b = Builder::new(NUM_QUEUES as u32, NUM_QUEUES as u32, PairDev::new())?;
     b.set_name(c"rnp%d")?;
     b.set_random_mac_address();
@@ -330,30 +338,42 @@ fn create() -> Result<Registration<'static, PairDev>> {
     b.set_mtu_limits(dev::ETH_MIN_MTU, MAX_MTU)?;
     // No link until both ends are up.
     b.carrier_off();
-    Registration::new(None, b)
+    Registration::new(parent, b)
 }
 
 struct NetPair {
-    // Dropped in declaration order, after `Drop::drop` has unlinked the devices.
+    // Dropped in declaration order, after `Drop::drop` has unlinked the devices: the network
+    // devices, then their parent.
     a: Registration<'static, PairDev>,
     b: Registration<'static, PairDev>,
+    faux: faux::Registration,
+}
+
+impl NetPair {
+    /// The parent of both devices; bound as long as `faux` exists.
+    fn parent(faux: &faux::Registration) -> &device_core::Device<Bound> {
+        faux.as_ref().as_ref()
+    }
 }
 
 impl kernel::Module for NetPair {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let a = create()?;
-        let b = create()?;
-
-        drop(a.data().set_peer(Some(ARef::from(b.device()))));
-        drop(b.data().set_peer(Some(ARef::from(a.device()))));
-        // Userspace may have brought both up before they were linked.
-        if a.is_running() && b.is_running() {
-            a.carrier_on();
-            b.carrier_on();
+        let faux = faux::Registration::new(c"rust_net_pair", None)?;
+        let parent = NetPair::parent(&faux);
+        let a = create(parent)?;
+        let b = create(parent)?;
+        {
+            let (da, db) = (a.access(parent)?, b.access(parent)?);
+            drop(da.data().set_peer(Some(ARef::from(db))));
+            drop(db.data().set_peer(Some(ARef::from(da))));
+            // Userspace may have brought both up before they were linked.
+            if da.is_running() && db.is_running() {
+                da.carrier_on();
+                db.carrier_on();
+            }
+            kernel::netdev_info!(da, "paired with {}\n", db.name());
         }
-
-        pr_info!("{} <-> {}\n", a.name(), b.name());
-        Ok(NetPair { a, b })
+        Ok(NetPair { a, b, faux })
     }
 }
 
@@ -362,7 +382,11 @@ impl Drop for NetPair {
         // Break the reference cycle first: `unregister_netdev()` waits until nobody holds a
         // reference on the device. Transmits and polls that cloned a reference just before
         // finish quickly and drop it.
-        drop(self.a.data().set_peer(None));
-        drop(self.b.data().set_peer(None));
+        let parent = NetPair::parent(&self.faux);
+        for reg in [&self.a, &self.b] {
+            if let Ok(dev) = reg.access(parent) {
+                drop(dev.data().set_peer(None));
+            }
+        }
     }
 }

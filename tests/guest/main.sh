@@ -813,7 +813,7 @@ t_kmemleak() {
 # already loaded: two ip processes and no other fork, as each fork+exec costs
 # a lot on a debug kernel under TCG.
 cycle_up() {
-	local devs=(/sys/devices/virtual/net/rnp*) c i
+	local devs=(/sys/class/net/rnp*) c i
 	[ ${#devs[@]} = 2 ] || { echo "rust_net_pair made ${#devs[@]} devices"; return 1; }
 	DEV=${devs[0]##*/} PEER=${devs[1]##*/}
 	ip -b - <<-EOF || return 1

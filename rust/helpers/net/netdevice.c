@@ -174,12 +174,6 @@ __rust_helper void rust_helper_dev_consume_skb_any(struct sk_buff *skb)
 	dev_consume_skb_any(skb);
 }
 
-__rust_helper struct sk_buff *rust_helper_netdev_alloc_skb(struct net_device *dev,
-							   unsigned int length)
-{
-	return netdev_alloc_skb(dev, length);
-}
-
 __rust_helper int rust_helper_skb_shared(const struct sk_buff *skb)
 {
 	return skb_shared(skb);
@@ -193,12 +187,6 @@ __rust_helper int rust_helper_skb_cloned(const struct sk_buff *skb)
 __rust_helper int rust_helper_skb_tailroom(const struct sk_buff *skb)
 {
 	return skb_tailroom(skb);
-}
-
-__rust_helper void *rust_helper_skb_put_zero(struct sk_buff *skb,
-					     unsigned int len)
-{
-	return skb_put_zero(skb, len);
 }
 
 __rust_helper void *rust_helper_skb_put_data(struct sk_buff *skb,
@@ -286,12 +274,6 @@ __rust_helper int rust_helper_dma_mapping_error(struct device *dev,
 						dma_addr_t dma_addr)
 {
 	return dma_mapping_error(dev, dma_addr);
-}
-
-__rust_helper struct sk_buff *
-rust_helper_netdev_alloc_skb_ip_align(struct net_device *dev, unsigned int length)
-{
-	return netdev_alloc_skb_ip_align(dev, length);
 }
 
 /* Fragments and checksum state of an skb, for drivers mapping packets. */
@@ -414,8 +396,6 @@ __rust_helper void rust_helper___vlan_hwaccel_put_tag(struct sk_buff *skb,
 	__vlan_hwaccel_put_tag(skb, vlan_proto, vlan_tci);
 }
 
-#endif /* CONFIG_NET */
-
 __rust_helper bool rust_helper___netdev_tx_sent_queue(struct netdev_queue *dev_queue,
 						     unsigned int bytes, bool xmit_more)
 {
@@ -426,3 +406,5 @@ __rust_helper bool rust_helper_netdev_xmit_more(void)
 {
 	return netdev_xmit_more();
 }
+
+#endif /* CONFIG_NET */

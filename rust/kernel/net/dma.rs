@@ -2,39 +2,20 @@
 
 //! Streaming DMA mappings of socket buffers, for descriptor rings.
 //!
-//! A NIC ring hands packet buffers to the device: on transmit the data of an outgoing
-//! [`SkBuff`], on receive an empty skb that the device fills. Each buffer must be mapped for DMA
-//! (`dma_map_single()`) while the device owns it and unmapped before the CPU touches it again.
+//! A NIC's transmit ring hands the data of outgoing [`SkBuff`]s to the device: each piece (the
+//! linear part and every page fragment) must be mapped for DMA (`dma_map_single()`,
+//! `skb_frag_dma_map()`) while the device reads it, and unmapped before the packet is freed.
+//! (Receive buffers come from a [`PagePool`](super::page_pool::PagePool), which maps its pages
+//! once.)
 //!
-//! [`SkbSlots`] owns a fixed number of such slots, one per descriptor, together with a reference
-//! to the DMA device. A slot is either empty or holds a mapped buffer, so a mapping can neither
-//! leak nor be unmapped twice: [`SkbSlots::take`] unmaps and returns the skb, and dropping the
+//! [`SkbSlots`] owns a fixed number of slots, one per descriptor, together with a reference to
+//! the DMA device. A packet occupies consecutive slots, one per descriptor; it is taken back as a
+//! whole ([`SkbSlots::take`] on its last slot unmaps every piece, then returns the skb), so a
+//! mapping can neither leak, nor be unmapped twice, nor outlive the packet it maps. Dropping the
 //! `SkbSlots` unmaps and frees whatever is still in flight. The device reference is taken once
 //! per ring, not per packet, so the fast path does no atomic operation on shared data.
 //!
-//! The direction is a type parameter ([`ToDevice`] for TX, [`FromDevice`] for RX), so a receive
-//! buffer cannot be mistaken for a transmit one.
-//!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h).
-//!
-//! # Examples
-//!
-//! ```
-//! use kernel::{device::{Bound, Device}, dma::DmaAddress, net::dma::{FromDevice, SkbSlots}};
-//! use kernel::net::skb::SkBuff;
-//! use kernel::prelude::*;
-//!
-//! /// Gives `skb` to descriptor `i` of an RX ring: returns the bus address for the descriptor.
-//! fn refill(slots: &mut SkbSlots<FromDevice>, i: usize, skb: SkBuff) -> Result<DmaAddress> {
-//!     slots.map(i, skb, 2048).map_err(|(e, _skb)| e)
-//! }
-//!
-//! /// The device wrote `len` bytes into descriptor `i`: unmap and take the packet.
-//! fn complete(slots: &mut SkbSlots<FromDevice>, i: usize, len: u32) -> Option<SkBuff> {
-//!     slots.take_received(i, len).ok()
-//! }
-//! # fn ring(dev: &Device<Bound>) -> Result<SkbSlots<FromDevice>> { SkbSlots::new(dev, 256) }
-//! ```
 
 use crate::{
     bindings,
@@ -47,11 +28,6 @@ use crate::{
     prelude::*,
     sync::aref::ARef,
 };
-use core::marker::PhantomData;
-
-mod private {
-    pub trait Sealed {}
-}
 
 /// The index `n` entries after `index` in a ring of `len` entries.
 ///
@@ -76,41 +52,39 @@ pub fn ring_add(index: usize, n: usize, len: usize) -> usize {
     }
 }
 
-/// A DMA transfer direction of a ring.
-pub trait Direction: private::Sealed {
-    /// The `enum dma_data_direction` value.
-    const RAW: bindings::dma_data_direction;
-}
+/// The direction of every mapping: the device reads.
+const DIR: bindings::dma_data_direction = bindings::dma_data_direction::DMA_TO_DEVICE;
 
-/// Buffers the device reads (transmit): `DMA_TO_DEVICE`.
-pub struct ToDevice;
-
-/// Buffers the device writes (receive): `DMA_FROM_DEVICE`.
-pub struct FromDevice;
-
-impl private::Sealed for ToDevice {}
-impl private::Sealed for FromDevice {}
-
-impl Direction for ToDevice {
-    const RAW: bindings::dma_data_direction = bindings::dma_data_direction::DMA_TO_DEVICE;
-}
-
-impl Direction for FromDevice {
-    const RAW: bindings::dma_data_direction = bindings::dma_data_direction::DMA_FROM_DEVICE;
+/// A packet held by the last slot it occupies.
+struct Held {
+    skb: SkBuff,
+    /// The first slot of the packet.
+    first: usize,
+    /// How many slots the packet occupies (at least one).
+    count: usize,
+    /// The ring length its slots wrap at.
+    ring_len: usize,
 }
 
 /// One descriptor's buffer.
 ///
 /// # Invariants
 ///
-/// If `len != 0`, `[addr, addr + len)` is a live streaming mapping of the owning
-/// [`SkbSlots`]' device in direction `D`, made with `dma_map_page()` if `page`, else with
-/// `dma_map_single()`. It maps the linear data or a page fragment of the skb held by this slot
-/// or, for a transmitted packet spanning several slots, by the last slot of that packet. A
-/// piece split over several descriptors has its mapping in the slot of the first one; the
-/// others are empty (`len == 0`), except that the last slot of a packet holds its skb.
+/// - If `len != 0`, `[addr, addr + len)` is a live streaming mapping of the owning
+///   [`SkbSlots`]' device, for the device to read, made with `skb_frag_dma_map()` if `page`,
+///   else with `dma_map_single()`. It maps the linear data or a page fragment of the packet
+///   held by the last slot of the packet this slot belongs to. A piece split over several
+///   descriptors has its mapping in the slot of the first one; the others are empty
+///   (`len == 0`).
+/// - If `held` is set, this is the last slot of that packet, and the `count` slots from `first`
+///   (wrapping at `ring_len`) are the packet's: every mapping in them maps a piece of its skb,
+///   and none is shared with another packet.
+/// - `busy` is set exactly on the slots of the packets in flight (held by their last slot).
 struct Slot {
-    skb: Option<SkBuff>,
+    held: Option<Held>,
+    /// The slot belongs to a packet in flight (every slot of it, not only those with a
+    /// mapping or the skb).
+    busy: bool,
     addr: DmaAddress,
     len: u32,
     page: bool,
@@ -118,7 +92,8 @@ struct Slot {
 
 impl Slot {
     const EMPTY: Slot = Slot {
-        skb: None,
+        held: None,
+        busy: false,
         addr: 0,
         len: 0,
         page: false,
@@ -138,13 +113,12 @@ impl Slot {
 ///   device stay valid until it is released). The device must no longer access the buffers
 ///   when they are unmapped: the driver stops it first (e.g. in `ndo_stop`).
 /// - Every slot satisfies the invariants of `Slot`.
-pub struct SkbSlots<D: Direction> {
+pub struct SkbSlots {
     dev: ARef<device::Device>,
     slots: KVec<Slot>,
-    _dir: PhantomData<D>,
 }
 
-impl<D: Direction> SkbSlots<D> {
+impl SkbSlots {
     /// Creates `count` empty slots for DMA by `dev`.
     pub fn new(dev: &device::Device<Bound>, count: usize) -> Result<Self> {
         let mut slots = KVec::with_capacity(count, GFP_KERNEL)?;
@@ -155,7 +129,6 @@ impl<D: Direction> SkbSlots<D> {
         Ok(Self {
             dev: dev.into(),
             slots,
-            _dir: PhantomData,
         })
     }
 
@@ -171,19 +144,23 @@ impl<D: Direction> SkbSlots<D> {
         self.slots.is_empty()
     }
 
-    /// Returns `true` if slot `i` holds a buffer (mapped or a packet's final skb).
+    /// Returns `true` if slot `i` belongs to a packet in flight (any of its descriptors).
     #[inline]
     pub fn is_used(&self, i: usize) -> bool {
-        self.slots
-            .get(i)
-            .is_some_and(|s| s.len != 0 || s.skb.is_some())
+        self.slots.get(i).is_some_and(|s| s.busy)
     }
 
-    fn map_raw(&self, ptr: *mut u8, len: u32) -> Result<DmaAddress> {
-        // SAFETY: `self.dev` is a valid, bound device (type invariant); the caller passes a
-        // kernel virtual address of `len` bytes that stays allocated while mapped.
+    /// Maps `len` bytes at `ptr` for the device to read.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a kernel virtual address (not vmalloc, not highmem) of `len` bytes that stay
+    /// allocated until the mapping is released with `unmap_only`.
+    unsafe fn map_raw(&self, ptr: *mut u8, len: u32) -> Result<DmaAddress> {
+        // SAFETY: `self.dev` is a valid device (type invariant); `ptr` and `len` as required
+        // by the caller.
         let addr = unsafe {
-            bindings::dma_map_single_attrs(self.dev.as_raw(), ptr.cast(), len as usize, D::RAW, 0)
+            bindings::dma_map_single_attrs(self.dev.as_raw(), ptr.cast(), len as usize, DIR, 0)
         };
         // SAFETY: `addr` was just returned for `self.dev`.
         if unsafe { bindings::dma_mapping_error(self.dev.as_raw(), addr) } != 0 {
@@ -192,18 +169,13 @@ impl<D: Direction> SkbSlots<D> {
         Ok(addr)
     }
 
-    fn unmap(&mut self, i: usize) -> Option<SkBuff> {
-        self.unmap_only(i);
-        self.slots.get_mut(i)?.skb.take()
-    }
-
     /// Releases the mapping of slot `i`, keeping its skb.
     fn unmap_only(&mut self, i: usize) {
         let Some(slot) = self.slots.get_mut(i) else {
             return;
         };
         if slot.len != 0 {
-            // SAFETY: A live mapping of `self.dev` in direction `D` (invariants); it is
+            // SAFETY: A live mapping of `self.dev` for the device to read (invariants); it is
             // forgotten right after.
             unsafe {
                 if slot.page {
@@ -211,7 +183,7 @@ impl<D: Direction> SkbSlots<D> {
                         self.dev.as_raw(),
                         slot.addr,
                         slot.len as usize,
-                        D::RAW,
+                        DIR,
                         0,
                     )
                 } else {
@@ -219,7 +191,7 @@ impl<D: Direction> SkbSlots<D> {
                         self.dev.as_raw(),
                         slot.addr,
                         slot.len as usize,
-                        D::RAW,
+                        DIR,
                         0,
                     )
                 }
@@ -229,11 +201,22 @@ impl<D: Direction> SkbSlots<D> {
         slot.page = false;
     }
 
-    /// Unmaps slot `i` and returns its skb, if any (a fragment slot has none).
+    /// If slot `i` is the last slot of a packet, unmaps every piece of that packet and returns
+    /// its skb; the packet's slots are empty again.
     ///
-    /// An empty or out-of-range slot gives `None`.
+    /// Any other slot (empty, out of range, or an earlier slot of a packet) gives `None` and
+    /// changes nothing: the pieces of a packet are only released with the packet, so no mapping
+    /// outlives the memory it maps.
     pub fn take(&mut self, i: usize) -> Option<SkBuff> {
-        self.unmap(i)
+        let held = self.slots.get_mut(i)?.held.take()?;
+        for k in 0..held.count {
+            let j = ring_add(held.first, k, held.ring_len);
+            self.unmap_only(j);
+            if let Some(slot) = self.slots.get_mut(j) {
+                slot.busy = false;
+            }
+        }
+        Some(held.skb)
     }
 
     /// Frees every buffer, unmapping it first; the slots become empty.
@@ -244,12 +227,10 @@ impl<D: Direction> SkbSlots<D> {
             self.unmap_only(i);
         }
         for slot in self.slots.iter_mut() {
-            drop(slot.skb.take());
+            slot.busy = false;
+            drop(slot.held.take());
         }
     }
-}
-
-impl SkbSlots<ToDevice> {
     /// Descriptors [`SkbSlots::map_packet`] uses for `skb` when one descriptor carries at most
     /// `max_len` bytes: one per started `max_len` bytes of the linear part and of each page
     /// fragment. `max_len == 0` counts as no limit.
@@ -274,19 +255,17 @@ impl SkbSlots<ToDevice> {
     /// fill them. Returns the number of slots used, [`SkbSlots::descriptors`]. On failure (a
     /// slot not free: `EBUSY`; bad arguments or more descriptors than the ring: `EINVAL`; a
     /// mapping failure: `ENOMEM`) every mapping made is undone, no descriptor was written, and
-    /// the skb is handed back. The `EBUSY` check sees slots holding a mapping or an skb, not
-    /// the middle descriptors of a split piece: the driver's ring indices must keep packets in
-    /// flight from being overwritten.
+    /// the skb is handed back. The `EBUSY` check sees every slot of a packet in flight.
     ///
     /// # Examples
     ///
     /// ```
-    /// use kernel::net::{dma::{SkbSlots, ToDevice}, skb::SkBuff};
+    /// use kernel::net::{dma::SkbSlots, skb::SkBuff};
     /// use kernel::prelude::*;
     ///
     /// /// Writes a legacy descriptor per piece, at most 4 KiB each, into `ring`; returns the
     /// /// next free index.
-    /// fn queue(slots: &mut SkbSlots<ToDevice>, ring: &mut [(u64, u32)], next: usize,
+    /// fn queue(slots: &mut SkbSlots, ring: &mut [(u64, u32)], next: usize,
     ///          skb: SkBuff) -> Result<usize> {
     ///     let n = ring.len();
     ///     let used = slots
@@ -324,15 +303,18 @@ impl SkbSlots<ToDevice> {
         let mut k = 0;
         let mut err = None;
         if head != 0 {
-            // SAFETY: `skb` is valid; `skb->data` points to `head` bytes of its head, which
-            // stays allocated while the slots own the skb.
+            // SAFETY: `skb` is valid; `skb->data` points to `head` bytes of its head (kmalloc'ed
+            // or a page fragment: a kernel virtual address), which stays allocated while the
+            // slots own the skb, until the mapping is released with the packet.
             let data = unsafe { (*skb.as_raw()).data };
-            match self.map_raw(data, head) {
+            // SAFETY: See above.
+            match unsafe { self.map_raw(data, head) } {
                 // INVARIANT: A live mapping of the skb's linear data; the skb is stored in the
                 // last slot of the packet below.
                 Ok(addr) => {
                     self.slots[slot(0)] = Slot {
-                        skb: None,
+                        held: None,
+                        busy: false,
                         addr,
                         len: head,
                         page: false,
@@ -349,13 +331,14 @@ impl SkbSlots<ToDevice> {
                     err = Some(EINVAL);
                     break;
                 }
-                // SAFETY: `self.dev` is bound and valid (type invariant); `f < nr_frags`.
+                // SAFETY: `self.dev` is a valid device, whose DMA operations stay usable while we
+                // hold our reference (type invariant); `f < nr_frags`.
                 let addr = unsafe {
                     bindings::skb_shinfo_frag_dma_map(
                         self.dev.as_raw(),
                         skb.as_raw(),
                         f,
-                        ToDevice::RAW,
+                        DIR,
                     )
                 };
                 // SAFETY: `addr` was just returned for `self.dev`.
@@ -366,7 +349,8 @@ impl SkbSlots<ToDevice> {
                 // INVARIANT: A live page mapping of fragment `f`, whose skb is kept in the last
                 // slot of the packet below.
                 self.slots[slot(k)] = Slot {
-                    skb: None,
+                    held: None,
+                    busy: false,
                     addr,
                     len,
                     page: true,
@@ -376,7 +360,7 @@ impl SkbSlots<ToDevice> {
         }
         if let Some(e) = err {
             for j in 0..k {
-                drop(self.unmap(slot(j)));
+                self.unmap_only(slot(j));
             }
             return Err((e, skb));
         }
@@ -395,120 +379,22 @@ impl SkbSlots<ToDevice> {
                 }
             }
         }
-        self.slots[slot(total - 1)].skb = Some(skb);
+        // INVARIANT: The `total` slots from `first` hold the packet's mappings, none other's
+        // (they were all free above), and are marked busy.
+        for j in 0..total {
+            self.slots[slot(j)].busy = true;
+        }
+        self.slots[slot(total - 1)].held = Some(Held {
+            skb,
+            first,
+            count: total,
+            ring_len,
+        });
         Ok(total)
     }
 }
 
-impl SkbSlots<FromDevice> {
-    /// Maps `len` bytes of the tailroom of the empty `skb` for the device to write; `EINVAL`
-    /// if it is not empty or has less room. The caller stores `skb` in the slot.
-    fn map_tailroom(&self, skb: &SkBuff, len: u32) -> Result<DmaAddress> {
-        // SAFETY: `skb` is valid.
-        let room = unsafe { bindings::skb_tailroom(skb.as_raw()) };
-        if len == 0 || !skb.is_empty() || u32::try_from(room).map_or(true, |r| r < len) {
-            return Err(EINVAL);
-        }
-        // SAFETY: `skb` is valid; its tailroom from `skb->data` holds at least `len` bytes
-        // (checked) of its own head, which stays allocated while the slot owns the skb.
-        let data = unsafe { (*skb.as_raw()).data };
-        self.map_raw(data, len)
-    }
-
-    /// Maps `len` bytes of `skb`'s tailroom (starting at `skb->data`) for the device to write
-    /// and stores the skb in the empty slot `i`.
-    ///
-    /// `skb` must be empty (freshly allocated) with at least `len` bytes of tailroom, otherwise
-    /// `EINVAL`. Returns the bus address for the descriptor; on failure the skb is handed back.
-    pub fn map(
-        &mut self,
-        i: usize,
-        skb: SkBuff,
-        len: u32,
-    ) -> core::result::Result<DmaAddress, (Error, SkBuff)> {
-        match self.slots.get(i) {
-            None => return Err((EINVAL, skb)),
-            Some(s) if s.len != 0 || s.skb.is_some() => return Err((EBUSY, skb)),
-            Some(_) => {}
-        }
-        let addr = match self.map_tailroom(&skb, len) {
-            Ok(a) => a,
-            Err(e) => return Err((e, skb)),
-        };
-        // INVARIANT: A live mapping of `skb`'s tailroom, owned by the slot with the skb.
-        self.slots[i] = Slot {
-            skb: Some(skb),
-            addr,
-            len,
-            page: false,
-        };
-        Ok(addr)
-    }
-
-    /// The device wrote `len` bytes into the buffer of slot `i`: unmaps it and returns the skb
-    /// with those bytes appended (`skb_put()`).
-    ///
-    /// `EINVAL` if the slot is empty or `len` exceeds the mapped length; the buffer is then
-    /// still unmapped and freed (a device reporting more than it was given is not trusted).
-    pub fn take_received(&mut self, i: usize, len: u32) -> Result<SkBuff> {
-        let mapped = self.slots.get(i).map_or(0, |s| s.len);
-        let skb = self.unmap(i).ok_or(EINVAL)?;
-        if len > mapped {
-            return Err(EINVAL);
-        }
-        // SAFETY: The skb is exclusively owned, linear and empty, and has at least `mapped >=
-        // len` bytes of tailroom (checked in `map`); the bytes were written by the device and
-        // are unmapped (synced for the CPU) now.
-        unsafe { bindings::skb_put(skb.as_raw(), len) };
-        Ok(skb)
-    }
-}
-
-impl SkbSlots<FromDevice> {
-    /// Replaces the buffer of slot `i`, which the device filled with `len` bytes, by `new`.
-    ///
-    /// `new` is mapped first (for `map_len` bytes, as in [`SkbSlots::map`]); only if that
-    /// succeeds is the old buffer unmapped and returned with its `len` bytes appended, together
-    /// with the bus address of `new` for the descriptor. On failure nothing changes: the old
-    /// buffer stays mapped in the slot and can be handed back to the device, and `new` is
-    /// returned. The returned old buffer is `Err(EINVAL)` (and freed) if `len` exceeds what was
-    /// mapped.
-    pub fn swap_received(
-        &mut self,
-        i: usize,
-        len: u32,
-        new: SkBuff,
-        map_len: u32,
-    ) -> core::result::Result<(Result<SkBuff>, DmaAddress), (Error, SkBuff)> {
-        let mapped = match self.slots.get(i) {
-            Some(s) if s.len != 0 && s.skb.is_some() && !s.page => s.len,
-            _ => return Err((EINVAL, new)),
-        };
-        let addr = match self.map_tailroom(&new, map_len) {
-            Ok(a) => a,
-            Err(e) => return Err((e, new)),
-        };
-        let old = self.unmap(i);
-        // INVARIANT: A live mapping of `new`'s tailroom, owned by the slot with the skb.
-        self.slots[i] = Slot {
-            skb: Some(new),
-            addr,
-            len: map_len,
-            page: false,
-        };
-        let old = match old {
-            Some(skb) if len <= mapped => {
-                // SAFETY: As in `take_received`.
-                unsafe { bindings::skb_put(skb.as_raw(), len) };
-                Ok(skb)
-            }
-            _ => Err(EINVAL),
-        };
-        Ok((old, addr))
-    }
-}
-
-impl<D: Direction> Drop for SkbSlots<D> {
+impl Drop for SkbSlots {
     fn drop(&mut self) {
         self.clear();
     }

@@ -62,7 +62,10 @@ use crate::{
     bindings,
     error::{from_result, VTABLE_DEFAULT_ERROR},
     fmt,
-    net::dev::Device,
+    net::dev::{
+        Device,
+        Rtnl, //
+    },
     prelude::*,
     sync::atomic::Relaxed,
 };
@@ -387,7 +390,10 @@ pub trait Operations: super::dev::Operations {
     }
 
     /// Changes the ring sizes; `rp` is within the maxima [`Operations::get_ringparam`] reports.
-    fn set_ringparam(_dev: &Device<Self>, _rp: &RingParam) -> Result {
+    ///
+    /// RTNL is held (`_rtnl`), in process context: the driver may pause its NAPI instances to
+    /// rebuild its rings.
+    fn set_ringparam(_dev: &Device<Self>, _rtnl: &mut Rtnl<'_>, _rp: &RingParam) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -464,6 +470,7 @@ impl<T: Operations> Adapter<T> {
         // SAFETY: Called by the core as `get_drvinfo` of a device with these ops; `info` is a
         // buffer owned by this call.
         let (dev, info) = unsafe { (Self::dev(ndev), &mut *info) };
+        // INVARIANT: `info` is the buffer of this `get_drvinfo` call.
         T::get_drvinfo(dev, &mut DrvInfo(info));
     }
 
@@ -478,6 +485,7 @@ impl<T: Operations> Adapter<T> {
         // SAFETY: As in `get_drvinfo`.
         let (dev, ks) = unsafe { (Self::dev(ndev), &mut *ks) };
         from_result(|| {
+            // INVARIANT: `ks` is the buffer of this `get_link_ksettings` call.
             T::get_link_ksettings(dev, &mut LinkSettings(ks))?;
             Ok(0)
         })
@@ -524,6 +532,10 @@ impl<T: Operations> Adapter<T> {
             }
             T::set_ringparam(
                 dev,
+                // SAFETY: The ethtool core (ioctl and netlink) calls `set_ringparam` in process
+                // context with RTNL held, for this call: it takes RTNL for every device that is
+                // not "ops locked", and ours never are (type invariant of `Device`).
+                &mut unsafe { Rtnl::assume_held() },
                 &RingParam {
                     rx_max: cur.rx_max,
                     tx_max: cur.tx_max,

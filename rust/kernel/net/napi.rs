@@ -60,11 +60,11 @@
 //!
 //! #[vtable]
 //! impl dev::Operations for MyNic {
-//!     fn open(dev: &Device<Self>, ctx: &dev::OpenContext<'_, Self>) -> Result {
+//!     fn open(dev: &Device<Self>, ctx: &mut dev::OpenContext<'_, Self>) -> Result {
 //!         dev.data().rx.enable(ctx)
 //!     }
-//!     fn stop(dev: &Device<Self>) {
-//!         dev.data().rx.disable();
+//!     fn stop(dev: &Device<Self>, rtnl: &mut dev::Rtnl<'_>) {
+//!         dev.data().rx.disable(rtnl);
 //!     }
 //!     fn start_xmit(_dev: &Device<Self>, txq: &TxQueue<'_>, _skb: SkBuff) -> NetdevTx {
 //!         txq.stats().add_drops(1);
@@ -97,10 +97,10 @@
 //!     }
 //! }
 //!
-//! # fn no_run() -> Result {
+//! # fn no_run(parent: &kernel::device::Device<kernel::device::Bound>) -> Result {
 //! let b = dev::Builder::new(1, 1, pin_init!(MyNic { rx <- Napi::new(0) }))?;
-//! let reg = dev::Registration::new(None, b)?;
-//! reg.data().irq(); // Normally done by the interrupt handler.
+//! let reg = dev::Registration::new(parent, b)?;
+//! reg.access(parent)?.data().irq(); // Normally done by the interrupt handler.
 //! # Ok(()) }
 //! # let _ = no_run;
 //! ```
@@ -110,7 +110,9 @@ use crate::{
     net::{
         dev::{
             Device,
-            OpenContext, //
+            OpenContext,
+            Rtnl,
+            TxQueue, //
         },
         page_pool::Page,
         skb::SkBuff,
@@ -119,7 +121,7 @@ use crate::{
             StatsWriter, //
         },
     },
-    new_mutex, pr_warn_once,
+    new_mutex,
     prelude::*,
     sync::Mutex,
     types::{
@@ -289,9 +291,25 @@ impl<T> Napi<T> {
     /// Disables and deletes the instance if it is enabled; otherwise does nothing.
     ///
     /// Waits for a running poll to finish and for an RCU grace period (`napi_disable()`,
-    /// `netif_napi_del()`), so it must be called from process context. After it returns the poll
+    /// `netif_napi_del()`), so it needs process context: `_rtnl` proves it (a poll function,
+    /// which would wait for itself forever, has no such token). After it returns the poll
     /// function does not run any more and [`Napi::schedule`] is a no-op.
-    pub fn disable(&self) {
+    ///
+    /// ```ignore,compile_fail,E0308
+    /// use kernel::net::{dev::Device, napi::{Napi, Poll, PollContext}};
+    ///
+    /// // A poll function has its poll context, not an `Rtnl` token.
+    /// fn in_poll<T: Poll>(napi: &Napi<T>, ctx: &mut PollContext<'_, T>) {
+    ///     napi.disable(ctx); // Would wait for this very poll to end.
+    /// }
+    /// ```
+    pub fn disable(&self, _rtnl: &Rtnl<'_>) {
+        self.disable_sleepable();
+    }
+
+    /// [`Napi::disable`], for the abstractions' own process-context callers (dropping `T`,
+    /// [`disable_all`]).
+    fn disable_sleepable(&self) {
         let mut enabled = self.state.lock();
         if *enabled {
             // SAFETY: The instance is listed and enabled (type invariant, `state` is `true`),
@@ -316,24 +334,23 @@ impl<T> Napi<T> {
     /// poll runs and none starts until the guard is dropped, and an interrupt that schedules
     /// the instance meanwhile is ignored, so the caller re-arms its interrupts after dropping
     /// the guard. Waits for a running poll to finish, so it must be called from process
-    /// context, without the device's instance lock, and the caller must not take RTNL while
-    /// holding the guard unless it already held it ([`Napi::disable`] after `ndo_stop` runs
-    /// under RTNL and waits for the guard). Enabling, disabling or pausing the instance again
-    /// waits until the guard is dropped (on the same thread: a deadlock).
+    /// context with RTNL held (`_rtnl`: a control callback; [`Napi::disable`] after `ndo_stop`
+    /// runs under RTNL and waits for the guard, so the guard must not outlive the callback).
+    /// Enabling, disabling or pausing the instance again waits until the guard is dropped.
     ///
     /// # Examples
     ///
     /// ```
-    /// use kernel::net::napi::Napi;
+    /// use kernel::net::{dev::Rtnl, napi::Napi};
     ///
-    /// fn reprogram<T>(napi: &Napi<T>, rings: impl FnOnce()) {
-    ///     let paused = napi.pause();
+    /// fn reprogram<T>(napi: &Napi<T>, rtnl: &mut Rtnl<'_>, rings: impl FnOnce()) {
+    ///     let paused = napi.pause(rtnl);
     ///     rings(); // No poll runs here.
     ///     drop(paused);
     ///     // Unmask the device's interrupts here.
     /// }
     /// ```
-    pub fn pause(&self) -> Paused<'_, T> {
+    pub fn pause<'r>(&'r self, _rtnl: &Rtnl<'r>) -> Paused<'r, T> {
         let enabled = self.state.lock();
         if *enabled {
             // SAFETY: The instance is listed and enabled (type invariant, `state` is `true`);
@@ -347,6 +364,8 @@ impl<T> Napi<T> {
                 bindings::synchronize_net();
             }
         }
+        // INVARIANT: If `*enabled`, the instance was enabled and `napi_disable()`d above, still
+        // listed; `enabled` is the locked state.
         Paused {
             napi: self,
             enabled,
@@ -440,6 +459,8 @@ impl<T: Poll> Napi<T> {
         let dev = unsafe { Device::<T>::from_raw((*napi).dev) };
         let budget = u32::try_from(budget).unwrap_or(0);
 
+        // INVARIANT: The core calls us for this enabled instance, on this thread, never
+        // concurrently for the same instance, with `budget`.
         let mut ctx = PollContext {
             napi: this,
             budget,
@@ -447,7 +468,9 @@ impl<T: Poll> Napi<T> {
         };
         let mut work = T::poll(dev, &mut ctx, budget);
         if work > budget {
-            pr_warn_once!("NAPI poll returned {} with budget {}\n", work, budget);
+            crate::do_once_lite! {
+                crate::netdev_warn!(dev, "NAPI poll returned {} with budget {}\n", work, budget)
+            }
             work = budget;
         }
         // `budget` is at most `i32::MAX` (it came from a `c_int`), and so is `work`.
@@ -489,21 +512,25 @@ pub(crate) unsafe fn disable_all<T: super::dev::Operations>(dev: &Device<T>) {
         };
         let Some(napi) = napi else { break };
         // SAFETY: Only `Napi::<T>::enable` adds instances to a device created by
-        // `dev::Builder::<T>`, and only instances located in its private `T`; those stay valid
-        // (they are disabled, at the latest, when `T` is dropped). `napi_struct` is the first
-        // field of the `#[repr(C)]` `Napi<T>`.
+        // `dev::Builder::<T>`, and only instances located in its private `T` (it checks). The
+        // entry was read under the instance lock; once the lock is dropped another thread may
+        // delete it from the list (`Napi::disable`), but not free it: its memory is part of `T`,
+        // which lives until the device is freed, after `ndo_stop` (our caller) has returned. So
+        // the pointer stays valid after the lock is dropped; nothing else of the list is used.
+        // `napi_struct` is the first field of the `#[repr(C)]` `Napi<T>`.
         let napi = unsafe { &*napi.cast::<Napi<T>>() };
         // Deletes the instance from `napi_list`. If another thread just did it, this is a no-op
         // and the next iteration does not find it any more. It cannot be added again while we
         // hold RTNL, so the loop terminates.
-        napi.disable();
+        napi.disable_sleepable();
     }
 }
 
 #[pinned_drop]
 impl<T> PinnedDrop for Napi<T> {
     fn drop(self: Pin<&mut Self>) {
-        self.disable();
+        // `T`, and with it `self`, is dropped in process context (see `dev::Registration`).
+        self.disable_sleepable();
     }
 }
 
@@ -578,9 +605,9 @@ impl<'a, T: Poll> PollContext<'a, T> {
     }
 
     /// Builds an skb around a page pool page holding a received frame of `len` bytes at
-    /// `headroom`, from the per-CPU NAPI cache (`napi_build_skb()`); see
-    /// [`SkBuff::build_from_page`]. Gives the page back under netpoll (budget 0), if the frame
-    /// does not fit or if no skb could be allocated. A poll function should not touch its RX
+    /// `headroom`, from the per-CPU NAPI cache (`napi_build_skb()`), without copying; freeing
+    /// the skb returns the page to its pool. Gives the page back under netpoll (budget 0), if
+    /// the frame and the shared info do not fit in the page or if no skb could be allocated. A poll function should not touch its RX
     /// ring under netpoll at all: interrupts may be disabled there, where a page must not be
     /// returned to its pool (see [`Page`]).
     #[inline]
@@ -592,16 +619,60 @@ impl<'a, T: Poll> PollContext<'a, T> {
         unsafe { SkBuff::napi_build_from_page(page, headroom, len) }
     }
 
+    /// Runs `f` with TX queue `q` of `dev` locked (`__netif_tx_lock_bh()`), e.g. to reclaim
+    /// completed transmissions and report them to BQL. `dev` may be another device than the
+    /// polled one (a software pair completes its peer's queue).
+    ///
+    /// Returns `None` under netpoll (budget 0), which may poll with interrupts disabled, where
+    /// the BH-disabling lock must not be released, or from `start_xmit` with that very queue
+    /// locked: TX completion waits for the next real poll then. Also `None` if there is no queue
+    /// `q` or if interrupts are disabled (under a driver's IRQ-disabling lock).
+    pub fn with_tx_queue_locked<U: super::dev::Operations, R>(
+        &self,
+        dev: &Device<U>,
+        q: u16,
+        f: impl FnOnce(&TxQueue<'_>) -> R,
+    ) -> Option<R> {
+        if self.budget == 0 {
+            return None;
+        }
+        // A poll with a non-zero budget runs in softirq context (or a NAPI thread with BH
+        // disabled), never inside `start_xmit` or `tx_timeout`.
+        dev.lock_txq(q, f).ok()
+    }
+
+    /// Reports the completion of `pkts` packets / `bytes` bytes on TX queue `q` of `dev` to BQL
+    /// (`netdev_tx_completed_queue()`); see [`PollContext::with_tx_queue_locked`]. Returns
+    /// `false` if nothing was reported.
+    pub fn tx_completed<U: super::dev::Operations>(
+        &self,
+        dev: &Device<U>,
+        q: u16,
+        pkts: u32,
+        bytes: u32,
+    ) -> bool {
+        self.with_tx_queue_locked(dev, q, |txq| txq.completed(pkts, bytes))
+            .is_some()
+    }
+
     /// Checks that `skb` may be delivered by this instance.
     fn check_rx(&self, skb: &SkBuff) -> bool {
         // SAFETY: `napi->dev` was set when the instance was added and stays constant.
         let dev = unsafe { (*self.napi.as_raw()).dev };
+        let warn = |args| {
+            // SAFETY: `dev` is the device of this enabled instance, alive while it is polled.
+            unsafe { crate::net::dev::warn_raw(dev, args) }
+        };
         if self.budget == 0 {
-            pr_warn_once!("NAPI: packet delivered from netpoll (budget 0), dropped\n");
+            crate::do_once_lite! {
+                warn(fmt!("NAPI: packet delivered from netpoll (budget 0), dropped\n"))
+            }
             return false;
         }
         if skb.dev_raw() != dev {
-            pr_warn_once!("NAPI: packet not set up for this device (eth_type_trans), dropped\n");
+            crate::do_once_lite! {
+                warn(fmt!("NAPI: packet not set up for this device (eth_type_trans), dropped\n"))
+            }
             return false;
         }
         true

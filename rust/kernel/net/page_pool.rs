@@ -79,11 +79,8 @@ use crate::{
     },
     dma::DmaAddress,
     error::from_err_ptr,
-    net::dev::{
-        self,
-        Operations, //
-    },
     prelude::*,
+    sync::aref::ARef,
 };
 use core::{
     mem::ManuallyDrop,
@@ -95,11 +92,22 @@ pub const PAGE_SIZE: usize = crate::page::PAGE_SIZE;
 
 /// How a [`PagePool`] is set up (`struct page_pool_params`).
 ///
-/// The parameters borrow the devices they name; [`PagePool::new`] takes its own references.
+/// The parameters borrow the devices they name; [`PagePool::new`] takes its own reference.
+///
+/// A pool names no network device (`page_pool_params.netdev`): the pool would link itself into
+/// that device's list of pools, and a pool created after the device's unregistration started
+/// (from a held `ARef`) would stay linked into it after it is freed.
+///
+/// ```ignore,compile_fail,E0599
+/// use kernel::net::{dev::{Device, Operations}, page_pool::Params};
+///
+/// fn listed<T: Operations>(ndev: &Device<T>) -> Params<'_> {
+///     Params::new(16).netdev(ndev, 0)
+/// }
+/// ```
 pub struct Params<'a> {
     pool_size: u32,
     dma: Option<(&'a Device<Bound>, u32, u32)>,
-    netdev: Option<(*mut bindings::net_device, u32)>,
 }
 
 impl<'a> Params<'a> {
@@ -108,7 +116,6 @@ impl<'a> Params<'a> {
         Self {
             pool_size,
             dma: None,
-            netdev: None,
         }
     }
 
@@ -119,13 +126,6 @@ impl<'a> Params<'a> {
         self.dma = Some((dev, offset, max_len));
         self
     }
-
-    /// The pool serves RX queue `queue` of `ndev`; netdev-genl lists it there
-    /// (`page-pool-get`).
-    pub fn netdev<T: Operations>(mut self, ndev: &'a dev::Device<T>, queue: u32) -> Self {
-        self.netdev = Some((ndev.as_raw(), queue));
-        self
-    }
 }
 
 /// A page pool.
@@ -134,19 +134,23 @@ impl<'a> Params<'a> {
 ///
 /// `self.pool` is a page pool made by `page_pool_create()` and owned by this object, which
 /// destroys it (`page_pool_destroy()`) when dropped. If it maps pages, it was created for a
-/// bound device and holds a reference on it.
+/// bound device, which `_dev` references.
 pub struct PagePool {
     pool: NonNull<bindings::page_pool>,
     dma: bool,
+    /// The device the pool maps pages for: `page_pool_create()` takes no reference on it, and
+    /// `page_pool_destroy()` unmaps the pages still in flight through it. Dropped after that.
+    _dev: Option<ARef<Device>>,
 }
 
-// SAFETY: Allocation from and destruction of a page pool may happen on any CPU; the pool
-// serialises its ring internally. Allocation needs `&self` only through `alloc`, which uses the
-// lock-protected slow path unless the pool is tied to a NAPI instance (it never is here).
+// SAFETY: The pool is tied to no NAPI instance or CPU (`p.napi` is NULL), so it may be used and
+// destroyed from any CPU: its lockless alloc cache is only used through `&mut self` (`alloc`,
+// `recycle`), and pages come back through its ring, which has its own lock.
 unsafe impl Send for PagePool {}
 
-// SAFETY: No `&self` method changes the pool: allocating and direct recycling, which use the
-// pool's lockless single-consumer cache, take `&mut self`.
+// SAFETY: The `&self` methods only read constant fields of the pool (`p.offset`, `p.dev`,
+// `p.dma_dir`) and the DMA address stored in a page, and sync pages the caller owns; allocating
+// and direct recycling, which use the pool's lockless single-consumer cache, take `&mut self`.
 unsafe impl Sync for PagePool {}
 
 impl PagePool {
@@ -162,6 +166,8 @@ impl PagePool {
             max_len: 0,
             offset: 0,
         };
+        // No `netdev`: a pool names no network device, so it cannot be left linked into one
+        // that is freed (`dev->page_pools`).
         let mut slow = bindings::page_pool_params__bindgen_ty_2_page_pool_params_slow {
             netdev: core::ptr::null_mut(),
             queue_idx: 0,
@@ -179,23 +185,25 @@ impl PagePool {
             fast.max_len = max_len;
             slow.flags = bindings::PP_FLAG_DMA_MAP | bindings::PP_FLAG_DMA_SYNC_DEV;
         }
-        if let Some((ndev, queue)) = params.netdev {
-            slow.netdev = ndev;
-            slow.queue_idx = queue;
-        }
         let raw = bindings::page_pool_params {
             __bindgen_anon_1: bindings::page_pool_params__bindgen_ty_1 { fast },
             __bindgen_anon_2: bindings::page_pool_params__bindgen_ty_2 { slow },
         };
+        // A reference on the DMA device for as long as the pool may use it (`_dev`).
+        let dev = params.dma.map(|(dev, ..)| {
+            let dev: &Device = dev;
+            ARef::from(dev)
+        });
         // SAFETY: `raw` is a complete parameter block; `page_pool_create()` copies it. The DMA
-        // device is bound (by the type of `Params::dma_from_device`), and the pool takes its own
-        // reference on it; the net device is registered or being set up by its driver and
-        // outlives the pool or moves it to the loopback device when it unregisters.
+        // device is bound (by the type of `Params::dma_from_device`), and `dev` keeps it alive
+        // until after `page_pool_destroy()`. No net device is named.
         let pool = from_err_ptr(unsafe { bindings::page_pool_create(&raw) })?;
-        // INVARIANT: A successful `page_pool_create()` returns a valid pool owned by the caller.
+        // INVARIANT: A successful `page_pool_create()` returns a valid pool owned by the caller;
+        // `dev` is its DMA device, if any.
         Ok(Self {
             pool: NonNull::new(pool).ok_or(ENOMEM)?,
             dma: params.dma.is_some(),
+            _dev: dev,
         })
     }
 
@@ -300,6 +308,13 @@ impl PagePool {
             drop(page);
             return;
         }
+        // As in `Page::drop`: a full cache sends the page to the ring, whose lock cannot be
+        // taken with interrupts disabled.
+        // SAFETY: Plain FFI call.
+        if unsafe { bindings::irqs_disabled() } {
+            drop(page);
+            return;
+        }
         let page = page.into_raw();
         // SAFETY: The page is ours and belongs to this pool. Direct recycling fills the
         // single-consumer alloc cache, which `&mut self` gives us exclusive access to: the pool
@@ -311,7 +326,9 @@ impl PagePool {
 impl Drop for PagePool {
     fn drop(&mut self) {
         // SAFETY: `self.pool` is a valid pool owned by us (type invariant). Pages still in flight
-        // keep the pool's memory alive and are unmapped by the pool.
+        // keep the pool's memory alive; their mappings are released now, through the DMA device
+        // that `_dev` keeps alive until after this (it is dropped after `drop` returns): later
+        // returns of those pages do not use the device.
         unsafe { bindings::page_pool_destroy(self.pool.as_ptr()) };
     }
 }
@@ -333,9 +350,11 @@ impl Drop for PagePool {
 ///
 /// # Context
 ///
-/// Dropping a `Page` must happen with interrupts enabled and outside hard-IRQ context (the page
+/// A `Page` goes back to its pool with interrupts enabled, outside hard-IRQ context (the page
 /// pool's put path has `lockdep_assert_no_hardirq()` and takes its ring's lock with
-/// `spin_lock_bh()`): not under a `SpinLockIrq`, not under netpoll.
+/// `spin_lock_bh()`). Dropped with interrupts disabled (under a `SpinLockIrq`, under netpoll, in
+/// an interrupt handler) it is leaked instead, with a warning: keep pages under BH-disabling
+/// locks.
 pub struct Page {
     page: NonNull<bindings::page>,
     pool: NonNull<bindings::page_pool>,
@@ -414,8 +433,19 @@ impl Page {
 
 impl Drop for Page {
     fn drop(&mut self) {
+        // With interrupts disabled (hard IRQ, or under an IRQ-disabling lock) the pool's ring
+        // lock cannot be taken: it is taken with BH disabled only, so this CPU may hold it
+        // already. Such a page is leaked rather than deadlocking; its pool then never
+        // finishes its shutdown. Drivers keep pages under BH-disabling locks, where this does
+        // not happen.
+        // SAFETY: Plain FFI call.
+        if unsafe { bindings::irqs_disabled() } {
+            crate::pr_warn_once!("page_pool: page dropped with interrupts disabled, leaked\n");
+            return;
+        }
         // SAFETY: We own one reference on a page of `self.pool`, which is still allocated (type
-        // invariants). `allow_direct == false` is valid in any context.
+        // invariants). `allow_direct == false` is valid with interrupts enabled, in process or
+        // softirq context.
         unsafe { bindings::page_pool_put_full_page(self.pool.as_ptr(), self.page.as_ptr(), false) };
     }
 }

@@ -27,8 +27,7 @@ use crate::{
 };
 use core::{
     mem::ManuallyDrop,
-    ptr::NonNull,
-    slice, //
+    ptr::NonNull, //
 };
 
 /// Length of an Ethernet header (`ETH_HLEN`).
@@ -47,7 +46,7 @@ pub const NET_SKB_PAD: u32 = if cfg!(CONFIG_S390) || bindings::L1_CACHE_BYTES < 
 };
 
 /// Headroom to leave in front of a received frame built in place (`NET_SKB_PAD +
-/// NET_IP_ALIGN`), e.g. with [`SkBuff::build_from_page`].
+/// NET_IP_ALIGN`), e.g. with [`PollContext::build_skb`](super::napi::PollContext::build_skb).
 pub const RX_HEADROOM: u32 = NET_SKB_PAD + bindings::NET_IP_ALIGN;
 
 /// An owned socket buffer.
@@ -66,6 +65,58 @@ pub const RX_HEADROOM: u32 = NET_SKB_PAD + bindings::NET_IP_ALIGN;
 /// - The packet data may still be shared with clones (`skb_cloned()`); methods that write
 ///   packet data check for that first.
 /// - `skb->next`/`skb->prev` are not used by anyone else (the buffer is not on a list).
+///
+/// `skb->dev` may be stale: an `SkBuff` is `Send + 'static` and can outlive the device it was
+/// sent or received on (a driver may keep it anywhere). So no method dereferences `skb->dev`
+/// (freeing does not: neither the release path nor the drop monitor read it) unless the caller
+/// proves the device alive: [`SkBuff::forward`] and [`SkBuff::eth_type_trans`] take the device,
+/// and the functions that read `skb->dev` on transmit ([`TxQueue::tx_timestamp`],
+/// [`TxQueue::checksum_help`]) are methods of the locked queue the packet is sent on.
+///
+/// The packet data is only ever copied in and out through C (`memcpy()`), never borrowed as a
+/// Rust slice: a driver could still have a page of the packet posted to its device, which may
+/// write it at any time (as upstream makes [`Coherent::as_ref`] `unsafe`).
+///
+/// A slice of the data cannot be borrowed:
+///
+/// ```ignore,compile_fail,E0599
+/// use kernel::net::skb::SkBuff;
+///
+/// fn first_byte(skb: &SkBuff) -> u8 {
+///     skb.data()[0]
+/// }
+/// ```
+///
+/// ```ignore,compile_fail,E0599
+/// use kernel::net::skb::SkBuff;
+///
+/// fn fill(skb: &mut SkBuff) -> Result {
+///     skb.put(64)?.fill(0xab);
+///     Ok(())
+/// }
+/// ```
+///
+/// And the functions that read `skb->dev` need the queue the packet is sent on:
+///
+/// ```ignore,compile_fail,E0599
+/// use kernel::net::skb::SkBuff;
+///
+/// fn kept_too_long(skb: &mut SkBuff) {
+///     skb.tx_timestamp();
+/// }
+/// ```
+///
+/// ```ignore,compile_fail,E0599
+/// use kernel::net::skb::SkBuff;
+///
+/// fn kept_too_long(skb: &mut SkBuff) -> Result {
+///     skb.checksum_help()
+/// }
+/// ```
+///
+/// [`TxQueue::tx_timestamp`]: super::dev::TxQueue::tx_timestamp
+/// [`TxQueue::checksum_help`]: super::dev::TxQueue::checksum_help
+/// [`Coherent::as_ref`]: crate::dma::Coherent::as_ref
 pub struct SkBuff(NonNull<bindings::sk_buff>);
 
 // SAFETY: An owned `sk_buff` can be handed to and freed on any CPU; all frees go through
@@ -102,29 +153,6 @@ impl SkBuff {
         self.0.as_ptr()
     }
 
-    /// Allocates a receive buffer of `len` bytes for `dev` (`netdev_alloc_skb()`).
-    ///
-    /// Uses `GFP_ATOMIC`, so it can be called from any context. Inside a NAPI poll function
-    /// prefer [`PollContext::alloc_skb`](super::napi::PollContext::alloc_skb).
-    pub fn netdev_alloc<U: Operations>(dev: &Device<U>, len: u32) -> Result<Self> {
-        // SAFETY: `dev` is a valid, registered `net_device` (type invariant of `Device`).
-        let skb = unsafe { bindings::netdev_alloc_skb(dev.as_raw(), len) };
-        // INVARIANT: A freshly allocated skb has one reference and is on no list.
-        Ok(Self(NonNull::new(skb).ok_or(ENOMEM)?))
-    }
-
-    /// Allocates a receive buffer of `len` bytes for `dev` with `NET_IP_ALIGN` headroom, so that
-    /// the IP header following a 14-byte Ethernet header is aligned
-    /// (`netdev_alloc_skb_ip_align()`).
-    ///
-    /// Uses `GFP_ATOMIC`, so it can be called from any context.
-    pub fn netdev_alloc_ip_align<U: Operations>(dev: &Device<U>, len: u32) -> Result<Self> {
-        // SAFETY: `dev` is a valid `net_device` (type invariant of `Device`).
-        let skb = unsafe { bindings::netdev_alloc_skb_ip_align(dev.as_raw(), len) };
-        // INVARIANT: A freshly allocated skb has one reference and is on no list.
-        Ok(Self(NonNull::new(skb).ok_or(ENOMEM)?))
-    }
-
     /// Room a page needs after the packet data for `struct skb_shared_info`
     /// (`SKB_DATA_ALIGN(sizeof(struct skb_shared_info))`).
     pub const SHINFO_SIZE: usize = core::mem::size_of::<bindings::skb_shared_info>()
@@ -155,50 +183,9 @@ impl SkBuff {
     }
 
     /// Builds an skb around a page pool page that holds a received frame of `len` bytes at
-    /// `headroom` (`build_skb()`), without copying. Freeing the skb returns the page to its
-    /// pool. Valid in any context; a NAPI poll function should use
-    /// [`PollContext::build_skb`](super::napi::PollContext::build_skb).
-    ///
-    /// Gives the page back if the frame and the shared info do not fit in the page, or if no
-    /// skb could be allocated.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::net::{page_pool::{PagePool, Params}, skb::SkBuff};
-    /// use kernel::prelude::*;
-    ///
-    /// let mut pool = PagePool::new(&Params::new(16))?;
-    /// let mut page = pool.alloc(GFP_KERNEL)?;
-    /// let first = page.as_ptr();
-    /// page.write(64, &[0xab; 60])?;
-    /// let skb = SkBuff::build_from_page(page, 64, 60).map_err(|_| ENOMEM)?;
-    /// assert_eq!(skb.len(), 60);
-    /// assert!(skb.data().iter().all(|&b| b == 0xab));
-    ///
-    /// // Too long for one page with the shared info: the page comes back.
-    /// let page = pool.alloc(GFP_KERNEL)?;
-    /// assert!(SkBuff::build_from_page(page, 64, 4096).is_err());
-    ///
-    /// // Freeing the skb returns its page to the pool, which hands it out again once its
-    /// // cache is used up.
-    /// drop(skb);
-    /// let mut held = KVec::new();
-    /// let mut seen = false;
-    /// while !seen && held.len() < 256 {
-    ///     let p = pool.alloc(GFP_KERNEL)?;
-    ///     seen = p.as_ptr() == first;
-    ///     held.push(p, GFP_KERNEL)?;
-    /// }
-    /// assert!(seen);
-    /// # Ok::<(), Error>(())
-    /// ```
-    pub fn build_from_page(page: Page, headroom: u32, len: u32) -> Result<Self, Page> {
-        // SAFETY: `napi == false`.
-        unsafe { Self::build_around(page, headroom, len, false) }
-    }
-
-    /// Like [`SkBuff::build_from_page`], with `napi_build_skb()`.
+    /// `headroom` (`napi_build_skb()`), without copying. Freeing the skb returns the page to its
+    /// pool. Gives the page back if the frame and the shared info do not fit in the page, or if
+    /// no skb could be allocated.
     ///
     /// # Safety
     ///
@@ -208,29 +195,13 @@ impl SkBuff {
         headroom: u32,
         len: u32,
     ) -> Result<Self, Page> {
-        // SAFETY: NAPI context guaranteed by the caller.
-        unsafe { Self::build_around(page, headroom, len, true) }
-    }
-
-    /// Builds an skb around `page` with `napi_build_skb()` if `napi`, else `build_skb()`.
-    ///
-    /// # Safety
-    ///
-    /// If `napi`, must be called from a NAPI poll function with a non-zero budget.
-    unsafe fn build_around(page: Page, headroom: u32, len: u32, napi: bool) -> Result<Self, Page> {
         if !Self::check_page_layout(headroom, len) {
             return Err(page);
         }
         let data = page.raw_address().cast();
-        // SAFETY: `page` is a whole order-0 page we own; both functions put the shared info at
-        // its end. `napi_build_skb()` only in NAPI context (caller).
-        let skb = unsafe {
-            if napi {
-                bindings::napi_build_skb(data, PAGE_SIZE as u32)
-            } else {
-                bindings::build_skb(data, PAGE_SIZE as u32)
-            }
-        };
+        // SAFETY: `page` is a whole order-0 page we own; the shared info goes at its end. We are
+        // in a NAPI poll function with a non-zero budget (caller).
+        let skb = unsafe { bindings::napi_build_skb(data, PAGE_SIZE as u32) };
         let Some(skb) = NonNull::new(skb) else {
             return Err(page);
         };
@@ -271,23 +242,6 @@ impl SkBuff {
         Ok(())
     }
 
-    /// Moves the first `len` bytes of the packet into the linear part if they are in fragments
-    /// (`pskb_may_pull()`), e.g. the headers of a frame received into page fragments. Fails
-    /// with `ENOMEM` if the head could not be grown, and with `EINVAL` if the packet is shorter
-    /// than `len`.
-    pub fn pull_into_head(&mut self, len: u32) -> Result {
-        if len > self.len() {
-            return Err(EINVAL);
-        }
-        // SAFETY: We own the skb exclusively (type invariant); `pskb_may_pull()` may reallocate
-        // the head, which no outstanding borrow can observe (`&mut self`).
-        if unsafe { bindings::pskb_may_pull(self.as_raw(), len) } {
-            Ok(())
-        } else {
-            Err(ENOMEM)
-        }
-    }
-
     /// Returns the total length of the packet (linear part and fragments).
     #[inline]
     pub fn len(&self) -> u32 {
@@ -315,14 +269,44 @@ impl SkBuff {
         self.head_len() != self.len()
     }
 
-    /// Returns the linear part of the packet data, starting at `skb->data`.
+    /// Copies `dst.len()` bytes of the packet, starting `offset` bytes into it, into `dst`
+    /// (`skb_copy_bits()`, which reads the linear part and the fragments alike). Fails with
+    /// `EINVAL` if the range is not inside the packet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::net::{page_pool::{PagePool, Params}, skb::SkBuff};
+    /// use kernel::prelude::*;
+    ///
+    /// fn check(skb: &SkBuff) -> Result {
+    ///     let mut mac = [0u8; 6];
+    ///     skb.copy_to(0, &mut mac)?;
+    ///     assert_eq!(skb.copy_to(skb.len(), &mut mac), Err(EINVAL));
+    ///     Ok(())
+    /// }
+    /// # let _ = check;
+    /// ```
+    pub fn copy_to(&self, offset: u32, dst: &mut [u8]) -> Result {
+        let len = u32::try_from(dst.len()).map_err(|_| EINVAL)?;
+        if offset.checked_add(len).is_none_or(|end| end > self.len()) {
+            return Err(EINVAL);
+        }
+        let offset = c_int::try_from(offset).map_err(|_| EINVAL)?;
+        let len = c_int::try_from(len).map_err(|_| EINVAL)?;
+        // SAFETY: `self.0` is valid (type invariant) and the range lies inside the packet;
+        // `dst` is a distinct, writable buffer of `len` bytes. The copy is a C `memcpy()` on
+        // the packet's memory, without a Rust reference to it.
+        to_result(unsafe {
+            bindings::skb_copy_bits(self.as_raw(), offset, dst.as_mut_ptr().cast(), len)
+        })
+    }
+
+    /// Returns `skb->data`, only for pointer comparisons.
     #[inline]
-    pub fn data(&self) -> &[u8] {
-        // SAFETY: `skb->data` points to `skb_headlen()` initialised bytes in the skb head,
-        // which stays allocated while we own the skb; `&self` prevents any call that could
-        // reallocate the head or move `data` while the slice is alive. Clones may share the
-        // bytes, but the networking core never writes data that is shared with a clone.
-        unsafe { slice::from_raw_parts((*self.as_raw()).data, self.head_len() as usize) }
+    pub(crate) fn data_ptr(&self) -> *const u8 {
+        // SAFETY: As in `len`.
+        unsafe { (*self.as_raw()).data }
     }
 
     /// Returns the number of page fragments (`skb_shinfo(skb)->nr_frags`).
@@ -362,14 +346,6 @@ impl SkBuff {
         Some((u32::try_from(start).ok()?, u32::from(off)))
     }
 
-    /// Computes a `CHECKSUM_PARTIAL` checksum in software (`skb_checksum_help()`), for a
-    /// packet the device cannot offload. May unshare the data; fails with an errno from C.
-    pub fn checksum_help(&mut self) -> Result {
-        // SAFETY: We own the skb exclusively (`&mut self`, type invariant); no borrow of its
-        // data exists.
-        to_result(unsafe { bindings::skb_checksum_help(self.as_raw()) })
-    }
-
     /// Prepares a TCP GSO packet for hardware segmentation with a TCP/IP context descriptor
     /// (as the 8254x and many other NICs have): the IPv4 total length and header checksum are
     /// cleared and the TCP checksum is seeded with the pseudo-header sum, as the device expects.
@@ -401,14 +377,6 @@ impl SkBuff {
         }))
     }
 
-    /// Takes the software TX timestamp if the socket asked for one (`skb_tx_timestamp()`).
-    /// Drivers call it just before handing the packet to the device.
-    #[inline]
-    pub fn tx_timestamp(&mut self) {
-        // SAFETY: We own the skb exclusively (`&mut self`, type invariant).
-        unsafe { bindings::skb_tx_timestamp(self.as_raw()) }
-    }
-
     /// Marks a received packet's transport checksum as verified by the device
     /// (`CHECKSUM_UNNECESSARY`).
     #[inline]
@@ -431,27 +399,11 @@ impl SkBuff {
         }
     }
 
-    /// Returns `skb->protocol` in host byte order (for example `0x0800` for IPv4).
-    #[inline]
-    pub fn protocol(&self) -> u16 {
-        // NOTE(bindgen): `protocol` lives in the `struct_group(headers, ...)` anonymous union,
-        // the fourth anonymous member of `struct sk_buff` in 7.3.
-        // SAFETY: `self.0` is valid and not modified concurrently (type invariant).
-        u16::from_be(unsafe { (*self.as_raw()).__bindgen_anon_4.headers.as_ref().protocol })
-    }
-
-    /// Returns the queue index selected by the stack (`skb_get_queue_mapping()`).
-    #[inline]
-    pub fn queue_mapping(&self) -> u16 {
-        // SAFETY: As in `len`.
-        unsafe { (*self.as_raw()).queue_mapping }
-    }
-
     /// Returns `skb->dev`, only for pointer comparisons.
     #[inline]
     pub(crate) fn dev_raw(&self) -> *mut bindings::net_device {
         // NOTE(bindgen): `dev` is in the first anonymous union / struct / union of `sk_buff`.
-        // SAFETY: As in `len`. The pointer is not dereferenced.
+        // SAFETY: As in `len`. Only the pointer is read; it may be stale (type invariant).
         unsafe {
             (*self.as_raw())
                 .__bindgen_anon_1
@@ -476,24 +428,37 @@ impl SkBuff {
         Ok(len)
     }
 
-    /// Appends `len` zeroed bytes to the linear part and returns them (`skb_put_zero()`).
+    /// Appends a copy of `len` bytes at `offset` of the page pool page `page` to the linear part
+    /// (`skb_put_data()`), e.g. a small received frame copied out of its RX buffer
+    /// ("copybreak") so that the page can go straight back to the ring. What the device wrote
+    /// must have been synced for the CPU first
+    /// ([`PagePool::sync_for_cpu`](super::page_pool::PagePool::sync_for_cpu)).
     ///
-    /// Fails with `ENOSPC` if there is not enough tailroom and with `EINVAL` if the skb is
-    /// non-linear or its data is shared with a clone (C `skb_put()` would `BUG()` or corrupt
-    /// the clone in these cases).
-    pub fn put(&mut self, len: usize) -> Result<&mut [u8]> {
-        let clen = self.check_put(len)?;
-        // SAFETY: `check_put` verified the preconditions of `skb_put_zero()`: the skb is linear,
-        // its data is not shared and has at least `len` bytes of tailroom.
-        let p = unsafe { bindings::skb_put_zero(self.as_raw(), clen) };
-        // SAFETY: `p` points to `len` zeroed bytes inside the head that only this skb uses;
-        // the slice borrows `self` mutably, so the head cannot be reallocated meanwhile.
-        Ok(unsafe { slice::from_raw_parts_mut(p.cast::<u8>(), len) })
+    /// Fails with `EINVAL` if the range is not inside the page, and otherwise like
+    /// [`SkBuff::put_data`]. The copy is a C `memcpy()`, without a Rust reference to the page.
+    pub fn put_from_page(&mut self, page: &Page, offset: u32, len: u32) -> Result {
+        if offset as usize + len as usize > PAGE_SIZE {
+            return Err(EINVAL);
+        }
+        let clen = self.check_put(len as usize)?;
+        // SAFETY: Preconditions checked by `check_put`; the source range lies inside `page`,
+        // which we borrow (it stays allocated) and which is not this skb's tailroom (a page
+        // given to an skb is owned by it, and `page` is still owned by the caller).
+        unsafe {
+            bindings::skb_put_data(
+                self.as_raw(),
+                page.raw_address().add(offset as usize).cast(),
+                clen,
+            )
+        };
+        Ok(())
     }
 
     /// Appends a copy of `data` to the linear part (`skb_put_data()`).
     ///
-    /// Fails like [`SkBuff::put`].
+    /// Fails with `ENOSPC` if there is not enough tailroom and with `EINVAL` if the skb is
+    /// non-linear or its data is shared with a clone (C `skb_put()` would `BUG()` or corrupt
+    /// the clone in these cases).
     pub fn put_data(&mut self, data: &[u8]) -> Result {
         let clen = self.check_put(data.len())?;
         // SAFETY: Preconditions checked by `check_put`; `data` is valid for `clen` bytes and
@@ -586,7 +551,8 @@ impl Drop for SkBuff {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: We own the only reference (type invariant). `dev_kfree_skb_any()` is valid in
-        // any context. It does not dereference `skb->dev`, which may be stale by now.
+        // any context. Neither it nor the `kfree_skb` tracepoint's users (drop monitor) read
+        // `skb->dev`, which may be stale by now (type invariant).
         unsafe { bindings::dev_kfree_skb_any(self.as_raw()) }
     }
 }

@@ -11,7 +11,7 @@ use crate::{
 use kernel::{
     io::Io,
     net::{
-        dev::Device,
+        dev::{Device, Rtnl},
         ethtool::{self, Channels, Coalesce, Duplex, LinkMode, LinkSettings, PauseParam},
         ethtool::{PauseStats, RingParam, Stats},
     },
@@ -106,7 +106,7 @@ impl ethtool::Operations for Nic {
         }
     }
 
-    fn set_ringparam(dev: &Device<Self>, rp: &RingParam) -> Result {
+    fn set_ringparam(dev: &Device<Self>, rtnl: &mut Rtnl<'_>, rp: &RingParam) -> Result {
         // Exactly what was asked, or an error (as `ethtool -G` users and the ring_reconfig
         // selftest expect), never a silently different size.
         let size = |n: u32| -> Result<usize> {
@@ -119,11 +119,11 @@ impl ethtool::Operations for Nic {
         let nic = dev.data();
         let counts = (size(rp.rx)?, size(rp.tx)?);
         if !dev.is_running() {
-            nic.rx.lock().count = counts.0;
-            nic.tx.lock().count = counts.1;
+            nic.rx.lock().resize(counts.0);
+            nic.tx.lock().resize(counts.1);
             return Ok(());
         }
-        nic.restart(dev, dev.mtu(), Some(counts))
+        nic.restart(dev, rtnl, dev.mtu(), Some(counts))
     }
 
     fn get_channels(_dev: &Device<Self>) -> Channels {

@@ -28,14 +28,16 @@ const EEPROM_SUM: u16 = 0xbaba;
 /// Address of the (only) PHY.
 const PHY_ADDR: u32 = 1;
 
-/// PHY registers (IEEE 802.3 clause 22).
+/// PHY registers (IEEE 802.3 clause 22), from the UAPI `<linux/mii.h>`.
 pub(crate) mod phy {
+    use kernel::uapi;
+
     /// Control.
-    pub(crate) const BMCR: u32 = 0;
+    pub(crate) const BMCR: u32 = uapi::MII_BMCR;
     /// BMCR: restart auto-negotiation.
-    pub(crate) const BMCR_ANRESTART: u16 = 1 << 9;
+    pub(crate) const BMCR_ANRESTART: u16 = uapi::BMCR_ANRESTART as u16;
     /// BMCR: auto-negotiation enable.
-    pub(crate) const BMCR_ANENABLE: u16 = 1 << 12;
+    pub(crate) const BMCR_ANENABLE: u16 = uapi::BMCR_ANENABLE as u16;
 }
 
 /// Masks every interrupt cause and clears pending ones.

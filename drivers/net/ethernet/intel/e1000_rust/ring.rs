@@ -16,7 +16,7 @@ use kernel::{
     dma::{Coherent, DmaAddress},
     io::{io_read, io_write},
     net::{
-        dma::{ring_add, SkbSlots, ToDevice},
+        dma::{ring_add, SkbSlots},
         napi::{Poll, PollContext},
         page_pool::{Page, PagePool, Params},
         skb::{SkBuff, RX_HEADROOM},
@@ -26,8 +26,9 @@ use kernel::{
 
 /// Largest ring the 8254x supports.
 pub(crate) const MAX_DESCS: usize = 4096;
-/// Smallest ring the C driver allows.
-pub(crate) const MIN_DESCS: usize = 80;
+/// Smallest ring the C driver allows (`E1000_MIN_TXD`, `E1000_MIN_RXD`). A TX ring this small
+/// still holds the largest packet with room to spare (see `TX_STOP_THRESHOLD`).
+pub(crate) const MIN_DESCS: usize = 48;
 /// Default ring size (as the C driver).
 pub(crate) const DEFAULT_DESCS: usize = 256;
 /// Descriptor counts must be multiples of this (TDLEN/RDLEN are multiples of 128 bytes).
@@ -111,7 +112,7 @@ fn write_word(desc: &Coherent<[u64]>, i: usize, v: u64) -> Result {
 /// The transmit ring.
 pub(crate) struct TxRing {
     desc: Coherent<[u64]>,
-    pub(crate) slots: SkbSlots<ToDevice>,
+    pub(crate) slots: SkbSlots,
     /// For the first descriptor of each queued packet, the index of its last one.
     eop: KVec<u16>,
     /// Descriptors in use (a multiple of [`DESC_MULTIPLE`]).
@@ -234,6 +235,14 @@ impl TxRing {
         )
     }
 
+    /// Uses `count` descriptors from now on; the ring is emptied (the device is down).
+    pub(crate) fn resize(&mut self, count: usize) {
+        self.slots.clear();
+        self.count = count;
+        self.next_to_use = 0;
+        self.next_to_clean = 0;
+    }
+
     /// Forgets every descriptor and frees every buffer; the device must not be transmitting.
     pub(crate) fn reset(&mut self) -> Result {
         self.slots.clear();
@@ -322,17 +331,11 @@ impl TxRing {
             if w1 & txd::DD == 0 {
                 break;
             }
-            let mut i = first;
-            loop {
-                if let Some(skb) = self.slots.take(i) {
-                    r.bytes += skb.len();
-                    out[r.packets as usize] = Some(skb);
-                    r.packets += 1;
-                }
-                if i == last {
-                    break;
-                }
-                i = ring_add(i, 1, self.count);
+            // The packet's last slot holds it: taking it unmaps every piece.
+            if let Some(skb) = self.slots.take(last) {
+                r.bytes += skb.len();
+                out[r.packets as usize] = Some(skb);
+                r.packets += 1;
             }
             self.next_to_clean = ring_add(last, 1, self.count);
         }
@@ -428,6 +431,14 @@ impl RxRing {
         }
     }
 
+    /// Uses `count` descriptors from now on; the ring is emptied (the device is down).
+    pub(crate) fn resize(&mut self, count: usize) {
+        self.clear();
+        self.count = count;
+        self.next_to_clean = 0;
+        self.discarding = false;
+    }
+
     /// Frees every buffer and fills the ring again; the device must not be receiving.
     pub(crate) fn reset(&mut self) -> Result {
         self.clear();
@@ -486,8 +497,7 @@ impl RxRing {
         // Small single-buffer frames are copied; their page stays on the descriptor.
         if eop && self.partial.is_none() && len <= COPYBREAK {
             let skb = ctx.alloc_skb(len).and_then(|mut skb| {
-                let buf = skb.put(len as usize).ok()?;
-                page.read(RX_HEADROOM as usize, buf).ok()?;
+                skb.put_from_page(&page, RX_HEADROOM, len).ok()?;
                 Some(skb)
             });
             return Some(self.reuse(i, page, len).and_then(|()| match skb {
