@@ -515,6 +515,15 @@ impl<T: Operations> Device<T> {
         unsafe { bindings::netif_carrier_off(self.as_raw()) }
     }
 
+    /// Marks the device as no longer present (`netif_device_detach()`): if it is up, every TX
+    /// queue is stopped, and the stack no longer transmits on it or runs its TX watchdog. For a
+    /// driver's shutdown path. Any context.
+    #[inline]
+    pub fn detach(&self) {
+        // SAFETY: `self` is a valid device; the function only uses atomic bit operations.
+        unsafe { bindings::netif_device_detach(self.as_raw()) }
+    }
+
     /// Returns `true` if the link is up (`netif_carrier_ok()`).
     #[inline]
     pub fn carrier_ok(&self) -> bool {

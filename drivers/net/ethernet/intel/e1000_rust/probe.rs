@@ -17,12 +17,12 @@ use kernel::{
     },
     netdev_info, new_mutex, new_spinlock_bh, new_spinlock_irq, pci,
     prelude::*,
-    sync::atomic::{Atomic, AtomicFlag},
+    sync::atomic::{Atomic, AtomicFlag, Relaxed},
 };
 
 /// The PCI driver's per-device data.
 pub(crate) struct E1000Data<'bound> {
-    _netdev: Registration<'bound, Nic>,
+    netdev: Registration<'bound, Nic>,
 }
 
 pub(crate) struct E1000Driver;
@@ -92,7 +92,20 @@ impl pci::Driver for E1000Driver {
             "Intel 82540EM, MAC {}\n",
             mac
         );
-        Ok(E1000Data { _netdev: netdev })
+        Ok(E1000Data { netdev })
+    }
+
+    /// As `e1000_shutdown()` (without wake-on-LAN, which the emulated 82540EM does not
+    /// offer): the stack stops transmitting, then the receiver, the transmitter and the
+    /// interrupts are stopped and DMA in flight drains, so that nothing is written to memory
+    /// after a reboot or kexec.
+    fn shutdown<'bound>(pdev: &'bound pci::Device<Core<'_>>, this: Pin<&Self::Data<'bound>>) {
+        if let Ok(dev) = this.netdev.access(pdev.as_ref()) {
+            dev.detach();
+            // No poll unmasks interrupts from now on.
+            dev.data().up.store(false, Relaxed);
+            dev.data().quiesce();
+        }
     }
 }
 
