@@ -897,14 +897,24 @@ test_sample() {
 	fi
 }
 
-# KUnit suites that ran at boot (KTAP in the kernel log): one result per
-# suite, failing cases named. Only when the config has KUnit.
+# Modules whose KUnit suites run when they load (built as modules, so not
+# at boot): loaded once, and unloaded again, before the results are read.
+KUNIT_MODULES="e1000_rust"
+
+# KUnit suites that ran at boot or in KUNIT_MODULES (KTAP in the kernel log):
+# one result per suite, failing cases named. Only when the config has KUnit.
 record_kunit() {
-	local log=$OUT/kunit.log line suite res counts failed
+	local log=$OUT/kunit.log line suite res counts failed mod
 	[ -d /sys/kernel/debug/kunit ] || [ -e /sys/module/kunit ] || {
 		say "no KUnit in this kernel"
 		return
 	}
+	for mod in $KUNIT_MODULES; do
+		[ -e "/sys/module/$mod" ] && continue
+		modinfo "$mod" >/dev/null 2>&1 || continue
+		modprobe "$mod" && rmmod "$mod" ||
+			record kernel/kunit "kunit:$mod" fail "cannot load and unload $mod"
+	done
 	dmesg | sed -E 's/^\[[ 0-9.]+\] ?//' >"$log"
 	while IFS= read -r line; do
 		[[ "$line" =~ ^(not )?ok\ [0-9]+\ ([A-Za-z0-9_]+)(.*)$ ]] || continue

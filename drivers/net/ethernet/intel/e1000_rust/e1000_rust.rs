@@ -32,11 +32,11 @@ use kernel::{
         atomic::{Atomic, AtomicFlag, Relaxed},
         Mutex, SpinLockBh, SpinLockIrq,
     },
-    time::{delay::fsleep, Delta},
+    time::delay::fsleep,
     uapi,
 };
 use regs::BAR0_SIZE;
-use ring::{rxd, RxRing, TxContext, TxRing};
+use ring::{RxRing, RxStatus, TxContext, TxRing};
 
 /// Driver name, as `ethtool -i` reports it.
 const DRV_NAME: &CStr = c"e1000_rust";
@@ -84,21 +84,11 @@ impl core::ops::Deref for Regs {
 
 impl Drop for Regs {
     fn drop(&mut self) {
-        // The register guard is not held across the waits (it is an RCU read section).
-        if let Some(bar) = self.0.try_access() {
-            hw::disable_interrupts(&bar);
-            bar.write_reg(regs::RCTL::zeroed());
-            bar.write_reg(regs::TCTL::zeroed().with_psp(true));
-        }
-        fsleep(QUIESCE_DELAY);
-        if let Some(bar) = self.0.try_access() {
-            bar.update(regs::CTRL, |c| c.with_rst(true));
-        }
-        // The reset bit clears itself within microseconds; the C driver waits 5 ms.
-        fsleep(Delta::from_millis(5));
-        if let Some(bar) = self.0.try_access() {
-            hw::disable_interrupts(&bar);
-        }
+        let _ = hw::reset(|step| {
+            if let Some(bar) = self.0.try_access() {
+                step(&bar);
+            }
+        });
     }
 }
 
@@ -171,10 +161,6 @@ fn default_features() -> Features {
     hw_features() & !(Feature::Rxall | Feature::Rxfcs)
 }
 
-/// How long the receiver and transmitter get to finish DMA in flight after being disabled
-/// (as `e1000_down()`).
-const QUIESCE_DELAY: Delta = Delta::from_millis(10);
-
 impl Nic {
     /// Maximum frame size on the wire for `mtu`, without FCS.
     fn frame_len(mtu: u32) -> u32 {
@@ -187,14 +173,10 @@ impl Nic {
         if let Some(bar) = self.bar.try_access() {
             // Under the RCTL lock: `set_rx_mode` (without RTNL) must not write back the
             // enabled receiver it read before this, while the RX pages go back to the pool.
-            {
-                let _rctl = self.rctl_lock.lock();
-                bar.write_reg(regs::RCTL::zeroed());
-            }
-            bar.write_reg(regs::TCTL::zeroed().with_psp(true));
-            hw::disable_interrupts(&bar);
+            let _rctl = self.rctl_lock.lock();
+            hw::stop_dma(&bar);
         }
-        fsleep(QUIESCE_DELAY);
+        fsleep(hw::QUIESCE_DELAY);
     }
 
     /// Programs the rings (resized to `counts` if given) into the quiesced device, with RX
@@ -257,7 +239,9 @@ impl Nic {
         }
         let features = dev.features();
         bar.write_reg(regs::VET::zeroed().with_value(ETH_P_8021Q));
-        bar.update(regs::CTRL, |c| c.with_vme(features.contains(Feature::HwVlanCtagRx)));
+        bar.update(regs::CTRL, |c| {
+            c.with_vme(features.contains(Feature::HwVlanCtagRx))
+        });
         bar.write_reg(regs::RDTR::zeroed());
         bar.write_reg(regs::RADV::zeroed());
         let _rctl = self.rctl_lock.lock();
@@ -271,9 +255,9 @@ impl Nic {
                 .with_secrc(!features.contains(Feature::Rxfcs))
                 .with_sbp(features.contains(Feature::Rxall))
                 .with_lpe(mtu > dev::ETH_DATA_LEN)
-                // 2048-byte buffers (BSEX = 0, BSIZE = 0): larger frames span descriptors.
+                // 2048-byte buffers: larger frames span descriptors.
                 .with_bsex(false)
-                .try_with_bsize(0)?,
+                .with_bsize(regs::RxBufSize::B2048),
         );
         Ok(())
     }
@@ -281,11 +265,7 @@ impl Nic {
     /// Unmasks the interrupts the driver handles (TXDW only while `tx_irq` is set).
     fn unmask(&self) {
         if let Some(bar) = self.bar.try_access() {
-            let mut mask = regs::irq::ENABLED & !regs::irq::TXDW;
-            if self.tx_irq.load(Relaxed) {
-                mask |= regs::irq::TXDW;
-            }
-            bar.write_reg(regs::IMS::from(mask));
+            bar.write_reg(regs::IMS::handled(self.tx_irq.load(Relaxed)));
         }
     }
 
@@ -313,7 +293,7 @@ impl Nic {
         self.unmask();
         // The quiet time swallowed any link change: have the poll look again (as `e1000_up`).
         if let Some(bar) = self.bar.try_access() {
-            bar.write_reg(regs::ICS::from(regs::irq::LSC));
+            bar.write_reg(regs::ICS::zeroed().with_lsc(true));
         }
         dev.wake_all_queues();
         res
@@ -376,17 +356,17 @@ impl Nic {
         dev: &Device<Self>,
         ctx: &mut PollContext<'_, Self>,
         mut skb: SkBuff,
-        w1: u64,
+        w1: RxStatus,
         rx_csum: bool,
     ) {
         let len = skb.len() as usize;
         // QEMU's model always sets IXSM (it checks nothing): CHECKSUM_NONE there.
-        if rx_csum && w1 & (rxd::IXSM | rxd::TCPE | rxd::IPE) == 0 && w1 & rxd::TCPCS != 0 {
+        if rx_csum && w1.checksum_good() {
             skb.set_checksum_unnecessary();
         }
         // VP means the device stripped a tag (whatever the setting is now): report it.
-        if w1 & rxd::VP != 0 {
-            skb.put_vlan_tag(rxd::vlan(w1));
+        if let Some(tag) = w1.vlan_tag() {
+            skb.put_vlan_tag(tag);
         }
         if skb.eth_type_trans(dev).is_ok() {
             ctx.stats().add(1, len);

@@ -3,8 +3,7 @@
 //! ethtool operations.
 
 use crate::{
-    hw,
-    regs::{self, stat},
+    hw, regs,
     ring::{DESC_MULTIPLE, MAX_DESCS, MIN_DESCS},
     Nic,
 };
@@ -42,20 +41,24 @@ impl HwCounters {
         let Some(bar) = nic.bar.try_access() else {
             return;
         };
-        let rd = |off: usize| u64::from(bar.try_read32(off).unwrap_or(0));
-        self.gprc += rd(stat::GPRC);
-        self.gptc += rd(stat::GPTC);
+        macro_rules! rd {
+            ($reg:ident) => {
+                u64::from(bar.read(regs::$reg).count().get())
+            };
+        }
+        self.gprc += rd!(GPRC);
+        self.gptc += rd!(GPTC);
         // The octet counters are 64-bit: low first, then high (reading high clears both).
-        self.gorc += rd(stat::GORCL) | rd(stat::GORCL + 4) << 32;
-        self.gotc += rd(stat::GOTCL) | rd(stat::GOTCL + 4) << 32;
-        self.mpc += rd(stat::MPC);
-        self.crcerrs += rd(stat::CRCERRS);
-        self.rxerrc += rd(stat::RXERRC);
-        self.rnbc += rd(stat::RNBC);
-        self.xonrxc += rd(stat::XONRXC);
-        self.xontxc += rd(stat::XONTXC);
-        self.xoffrxc += rd(stat::XOFFRXC);
-        self.xofftxc += rd(stat::XOFFTXC);
+        self.gorc += rd!(GORCL) | rd!(GORCH) << 32;
+        self.gotc += rd!(GOTCL) | rd!(GOTCH) << 32;
+        self.mpc += rd!(MPC);
+        self.crcerrs += rd!(CRCERRS);
+        self.rxerrc += rd!(RXERRC);
+        self.rnbc += rd!(RNBC);
+        self.xonrxc += rd!(XONRXC);
+        self.xontxc += rd!(XONTXC);
+        self.xoffrxc += rd!(XOFFRXC);
+        self.xofftxc += rd!(XOFFTXC);
     }
 }
 
@@ -171,12 +174,12 @@ impl ethtool::Operations for Nic {
     }
 
     fn get_regs_len(_dev: &Device<Self>) -> usize {
-        REGS.len() * 4
+        regs::DUMP.len() * 4
     }
 
     fn get_regs(dev: &Device<Self>, buf: &mut [u32]) -> u32 {
         if let Some(bar) = dev.data().bar.try_access() {
-            for (slot, &off) in buf.iter_mut().zip(REGS.iter()) {
+            for (slot, &off) in buf.iter_mut().zip(regs::DUMP.iter()) {
                 *slot = bar.try_read32(off).unwrap_or(0);
             }
         }
@@ -225,27 +228,3 @@ impl ethtool::Operations for Nic {
         }
     }
 }
-
-/// Registers in the `ethtool -d` dump, in order.
-const REGS: [usize; 20] = [
-    0x0000, // CTRL
-    0x0008, // STATUS
-    0x0018, // CTRL_EXT
-    0x00c4, // ITR
-    0x00d0, // IMS
-    0x0100, // RCTL
-    0x2800, // RDBAL
-    0x2804, // RDBAH
-    0x2808, // RDLEN
-    0x2810, // RDH
-    0x2818, // RDT
-    0x2820, // RDTR
-    0x0400, // TCTL
-    0x0410, // TIPG
-    0x3800, // TDBAL
-    0x3804, // TDBAH
-    0x3808, // TDLEN
-    0x3810, // TDH
-    0x3818, // TDT
-    0x3820, // TIDV
-];

@@ -2,8 +2,9 @@
 
 //! MAC-level operations: reset, EEPROM, PHY access, station address, link state.
 //!
-//! Only [`reset`] sleeps (it runs at probe); the rest busy-waits, so it can be called with the
-//! register space held through its RCU-protected [`DevresBar`](kernel::pci::DevresBar) guard.
+//! Only [`reset`] sleeps (it takes the register space step by step); the rest busy-waits, so it
+//! can be called with the register space held through its RCU-protected
+//! [`DevresBar`](kernel::pci::DevresBar) guard.
 
 use crate::regs::{self, BAR0_SIZE};
 use kernel::{
@@ -42,30 +43,46 @@ pub(crate) mod phy {
 
 /// Masks every interrupt cause and clears pending ones.
 pub(crate) fn disable_interrupts(bar: &Bar0<'_>) {
-    bar.write_reg(regs::IMC::from(regs::irq::ALL));
+    bar.write_reg(regs::IMC::all());
     // Flush the write and acknowledge whatever was pending.
     let _ = bar.read(regs::ICR);
 }
 
-/// Resets the MAC (CTRL.RST), leaving interrupts masked.
-pub(crate) fn reset(bar: &Bar0<'_>) -> Result {
-    disable_interrupts(bar);
+/// Stops the receiver and the transmitter and masks every interrupt; DMA in flight still
+/// needs [`QUIESCE_DELAY`] to finish.
+pub(crate) fn stop_dma(bar: &Bar0<'_>) {
     bar.write_reg(regs::RCTL::zeroed());
     bar.write_reg(regs::TCTL::zeroed().with_psp(true));
-    let _ = bar.read(regs::STATUS);
-    // The 8254x SDM asks for a 10 ms quiet time before a reset, so that pending PCI
-    // transactions complete.
-    fsleep(Delta::from_millis(10));
-    bar.update(regs::CTRL, |c| c.with_rst(true));
+    disable_interrupts(bar);
+}
+
+/// How long the receiver and transmitter get to finish DMA in flight after [`stop_dma`] (the
+/// 8254x SDM's quiet time before a reset, and `e1000_down()`'s wait).
+pub(crate) const QUIESCE_DELAY: Delta = Delta::from_millis(10);
+
+/// Resets the MAC (CTRL.RST), leaving it with no DMA and interrupts masked.
+///
+/// It sleeps between steps; `io` gives each step the register space, and a caller whose access
+/// is an RCU read section (a [`DevresBar`](kernel::pci::DevresBar) guard) takes it for each
+/// step rather than across the sleeps. When `io` has no register space (the device is gone),
+/// the step is skipped.
+pub(crate) fn reset(io: impl Fn(&mut dyn FnMut(&Bar0<'_>))) -> Result {
+    io(&mut |bar| stop_dma(bar));
+    fsleep(QUIESCE_DELAY);
+    io(&mut |bar| bar.update(regs::CTRL, |c| c.with_rst(true)));
     // The reset bit clears itself within microseconds; allow 5 ms as the C driver does.
     fsleep(Delta::from_millis(5));
     read_poll_timeout(
-        || Ok(bar.read(regs::CTRL)),
-        |c| !c.rst(),
+        || {
+            let mut rst = false;
+            io(&mut |bar| rst = bar.read(regs::CTRL).rst());
+            Ok(rst)
+        },
+        |&rst| !rst,
         Delta::from_micros(100),
         Delta::from_millis(100),
     )?;
-    disable_interrupts(bar);
+    io(&mut |bar| disable_interrupts(bar));
     Ok(())
 }
 
@@ -121,7 +138,7 @@ fn mdic_wait(bar: &Bar0<'_>) -> Result<regs::MDIC> {
 pub(crate) fn phy_read(bar: &Bar0<'_>, reg: u32) -> Result<u16> {
     bar.write_reg(
         regs::MDIC::zeroed()
-            .with_const_op::<2>()
+            .with_op(regs::MdicOp::Read)
             .with_const_phyadd::<PHY_ADDR>()
             .try_with_regadd(reg)?,
     );
@@ -132,7 +149,7 @@ pub(crate) fn phy_read(bar: &Bar0<'_>, reg: u32) -> Result<u16> {
 pub(crate) fn phy_write(bar: &Bar0<'_>, reg: u32, val: u16) -> Result {
     bar.write_reg(
         regs::MDIC::zeroed()
-            .with_const_op::<1>()
+            .with_op(regs::MdicOp::Write)
             .with_const_phyadd::<PHY_ADDR>()
             .try_with_regadd(reg)?
             .with_data(val),
@@ -167,12 +184,7 @@ pub(crate) fn link(bar: &Bar0<'_>) -> Option<(u32, bool)> {
     if !s.lu() {
         return None;
     }
-    let speed = match s.speed().get() {
-        0 => 10,
-        1 => 100,
-        _ => 1000,
-    };
-    Some((speed, s.fd()))
+    Some((s.speed().mbps(), s.fd()))
 }
 
 /// Programs receive address 0 (the station address) and marks it valid.
@@ -188,18 +200,78 @@ pub(crate) fn set_station_address(bar: &Bar0<'_>, mac: &MacAddress) {
 }
 
 /// Words in the multicast hash table.
-pub(crate) const MTA_WORDS: usize = 128;
+const MTA_WORDS: usize = 128;
 
-/// Writes the multicast hash table.
-pub(crate) fn write_mta(bar: &Bar0<'_>, mta: &[u32; MTA_WORDS]) {
-    for (i, &w) in mta.iter().enumerate() {
-        if let Some(loc) = regs::MTA::try_at(i) {
-            bar.write(loc, regs::MTA::from(w));
+/// The multicast hash filter: a 4096-bit table indexed by 12 bits of the destination address.
+///
+/// With RCTL.MO = 0 (as the driver programs it) the index is bits 47:36 of the address, that is
+/// the high nibble of byte 4 and all of byte 5 (8254x SDM 13.5.1, `e1000_hash_mc_addr()`).
+pub(crate) struct MulticastTable([u32; MTA_WORDS]);
+
+impl MulticastTable {
+    /// An empty table: no multicast frame passes the filter.
+    pub(crate) const fn new() -> Self {
+        Self([0; MTA_WORDS])
+    }
+
+    /// The bit of the table that `addr` selects: (word, bit within the word).
+    pub(crate) fn position(addr: &[u8; 6]) -> (usize, u32) {
+        let hash = ((u32::from(addr[4]) >> 4) | (u32::from(addr[5]) << 4)) & 0xfff;
+        ((hash >> 5) as usize, hash & 0x1f)
+    }
+
+    /// Lets frames to `addr` (and to every address with the same hash) pass.
+    pub(crate) fn add(&mut self, addr: &[u8; 6]) {
+        let (word, bit) = Self::position(addr);
+        self.0[word] |= 1 << bit;
+    }
+
+    /// Writes the table to the device.
+    pub(crate) fn write(&self, bar: &Bar0<'_>) {
+        for (i, &w) in self.0.iter().enumerate() {
+            if let Some(loc) = regs::MTA::try_at(i) {
+                bar.write(loc, regs::MTA::from(w));
+            }
         }
     }
 }
 
-/// Clears the multicast hash table.
-pub(crate) fn clear_mta(bar: &Bar0<'_>) {
-    write_mta(bar, &[0; MTA_WORDS]);
+#[kernel::macros::kunit_tests(e1000_rust_hw)]
+mod tests {
+    use super::MulticastTable;
+
+    #[test]
+    fn multicast_hash_matches_the_datasheet() {
+        // 01:00:5e:00:00:01 (all-hosts): byte 5 = 0x01, high nibble of byte 4 = 0 -> 0x010.
+        assert_eq!(
+            MulticastTable::position(&[0x01, 0x00, 0x5e, 0x00, 0x00, 0x01]),
+            (0, 16)
+        );
+        // 33:33:ff:7f:ff:fa: 0xfa << 4 | 0xf = 0xfaf -> word 0x7d, bit 0xf.
+        assert_eq!(
+            MulticastTable::position(&[0x33, 0x33, 0xff, 0x7f, 0xff, 0xfa]),
+            (0x7d, 0xf)
+        );
+        // Only bits 47:36 count: the low nibble of byte 4 and bytes 0..4 do not.
+        assert_eq!(
+            MulticastTable::position(&[0x01, 0x00, 0x5e, 0x12, 0x3f, 0xff]),
+            MulticastTable::position(&[0x33, 0x33, 0x00, 0x00, 0x30, 0xff])
+        );
+        // The last bit of the table.
+        assert_eq!(
+            MulticastTable::position(&[0, 0, 0, 0, 0xf0, 0xff]),
+            (127, 31)
+        );
+    }
+
+    #[test]
+    fn multicast_table_sets_one_bit_per_hash() {
+        let mut t = MulticastTable::new();
+        t.add(&[0x01, 0x00, 0x5e, 0x00, 0x00, 0x01]);
+        t.add(&[0x33, 0x33, 0x00, 0x00, 0x00, 0x01]);
+        t.add(&[0x01, 0x00, 0x5e, 0x7f, 0xff, 0xfa]);
+        assert_eq!(t.0[0], 1 << 16);
+        assert_eq!(t.0[0x7d], 1 << 0xf);
+        assert_eq!(t.0.iter().map(|w| w.count_ones()).sum::<u32>(), 2);
+    }
 }

@@ -5,7 +5,7 @@
 
 use crate::{
     hw, regs,
-    ring::{rxd, RxEvent, TxRing},
+    ring::{RxEvent, TxRing},
     Nic, RECLAIM_BATCH, TX_STOP_THRESHOLD, TX_WAKE_THRESHOLD,
 };
 use kernel::{
@@ -120,9 +120,9 @@ impl dev::Operations for Nic {
         if pending != nic.tx_irq.load(Relaxed) {
             nic.tx_irq.store(pending, Relaxed);
             if pending {
-                bar.write_reg(regs::IMS::from(regs::irq::TXDW));
+                bar.write_reg(regs::IMS::zeroed().with_txdw(true));
             } else {
-                bar.write_reg(regs::IMC::from(regs::irq::TXDW));
+                bar.write_reg(regs::IMC::zeroed().with_txdw(true));
             }
         }
         drop(tx);
@@ -177,13 +177,9 @@ impl dev::Operations for Nic {
         let Some(bar) = nic.bar.try_access() else {
             return;
         };
-        // The multicast table: a 4096-bit hash of the top 12 bits of each address (RCTL.MO 0).
-        let mut mta = [0u32; hw::MTA_WORDS];
-        mode.for_each_mc(|a| {
-            let h = ((u32::from(a[4]) >> 4) | (u32::from(a[5]) << 4)) & 0xfff;
-            mta[(h >> 5) as usize] |= 1 << (h & 0x1f);
-        });
-        hw::write_mta(&bar, &mta);
+        let mut mta = hw::MulticastTable::new();
+        mode.for_each_mc(|a| mta.add(a));
+        mta.write(&bar);
         let (upe, mpe) = (mode.promisc(), mode.promisc() || mode.allmulti());
         let _rctl = nic.rctl_lock.lock();
         nic.promisc.store(upe, Relaxed);
@@ -230,17 +226,17 @@ impl dev::Operations for Nic {
         let Some(bar) = nic.bar.try_access() else {
             return IrqReturn::None;
         };
-        let icr = bar.read(regs::ICR).into_raw();
-        if icr == 0 {
+        let icr = bar.read(regs::ICR);
+        if icr.into_raw() == 0 {
             return IrqReturn::None;
         }
-        if icr & regs::irq::LSC != 0 {
+        if icr.lsc() {
             nic.link_changed.store(true, Relaxed);
         }
         // Mask everything until the poll is done (re-enabled in `rearm`). If the instance is
         // already scheduled, NAPI notes the missed event and polls again; if it is disabled
         // (device down), interrupts stay masked.
-        bar.write_reg(regs::IMC::from(regs::irq::ALL));
+        bar.write_reg(regs::IMC::all());
         nic.napi.schedule();
         IrqReturn::Handled
     }
@@ -297,7 +293,7 @@ impl napi::Poll for Nic {
                 match rx.next(ctx) {
                     None => break,
                     Some(Ok(RxEvent::Frame(skb, w1))) => {
-                        if w1 & rxd::FRAME_ERRORS != 0 && !rx_all {
+                        if w1.frame_error() && !rx_all {
                             dropped += 1;
                         } else {
                             Self::receive(dev, ctx, skb, w1, rx_csum);
@@ -335,4 +331,3 @@ impl napi::Poll for Nic {
         }
     }
 }
-

@@ -47,13 +47,13 @@ impl pci::Driver for E1000Driver {
         pdev.set_master();
 
         let bar = pdev.iomap_region_sized::<BAR0_SIZE>(0, DRV_NAME)?;
-        hw::reset(&bar)?;
+        hw::reset(|step| step(&bar))?;
         hw::eeprom_validate(&bar).inspect_err(|_| {
             dev_err!(pdev.as_ref(), "EEPROM checksum is not valid\n");
         })?;
         let mac = hw::eeprom_mac(&bar)?;
         hw::set_station_address(&bar, &mac);
-        hw::clear_mta(&bar);
+        hw::MulticastTable::new().write(&bar);
 
         let tx = TxRing::new(pdev.as_ref())?;
         let rx = RxRing::new(pdev.as_ref())?;
@@ -108,4 +108,3 @@ impl pci::Driver for E1000Driver {
         }
     }
 }
-

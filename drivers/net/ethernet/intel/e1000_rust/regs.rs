@@ -6,7 +6,11 @@
 //! Software Developer's Manual" (8254x SDM), chapter 13, and `drivers/net/ethernet/intel/e1000/
 //! e1000_hw.h`.
 
-use kernel::io::register;
+use kernel::{
+    io::{register, register::Register},
+    num::Bounded,
+    prelude::*,
+};
 
 /// Size of BAR 0 (the memory-mapped register space) on the 82540EM.
 pub(crate) const BAR0_SIZE: usize = 0x2_0000;
@@ -38,12 +42,17 @@ register! {
 
     /// Device Status (read only).
     pub(crate) STATUS(u32) @ 0x0008 {
-        /// Link speed: 0 = 10, 1 = 100, 2 or 3 = 1000 Mb/s.
-        7:6 speed;
+        /// Link speed.
+        7:6 speed => LinkSpeed;
         /// Link up.
         1:1 lu => bool;
         /// Full duplex.
         0:0 fd => bool;
+    }
+
+    /// Extended Device Control (in the register dump only).
+    pub(crate) CTRL_EXT(u32) @ 0x0018 {
+        31:0 value;
     }
 
     /// EEPROM Read.
@@ -64,8 +73,8 @@ register! {
         30:30 error => bool;
         /// Ready: the access completed.
         28:28 ready => bool;
-        /// Opcode: 1 = write, 2 = read.
-        27:26 op;
+        /// Opcode.
+        27:26 op ?=> MdicOp;
         /// PHY address.
         25:21 phyadd;
         /// PHY register address.
@@ -79,29 +88,9 @@ register! {
         15:0 value;
     }
 
-    /// Interrupt Cause Read (reading clears the causes).
-    pub(crate) ICR(u32) @ 0x00c0 {
-        31:0 causes;
-    }
-
-    /// Interrupt Cause Set: raises the written causes (as if the device had).
-    pub(crate) ICS(u32) @ 0x00c8 {
-        31:0 causes;
-    }
-
     /// Interrupt Throttling: minimum interval between interrupts, in 256 ns units.
     pub(crate) ITR(u32) @ 0x00c4 {
         15:0 interval;
-    }
-
-    /// Interrupt Mask Set/Read.
-    pub(crate) IMS(u32) @ 0x00d0 {
-        31:0 mask;
-    }
-
-    /// Interrupt Mask Clear.
-    pub(crate) IMC(u32) @ 0x00d8 {
-        31:0 mask;
     }
 
     /// Receive Control.
@@ -112,8 +101,8 @@ register! {
         25:25 bsex => bool;
         /// VLAN filter enable.
         18:18 vfe => bool;
-        /// Receive buffer size: 0 = 2048, 1 = 1024, 2 = 512, 3 = 256 bytes (×16 with BSEX).
-        17:16 bsize;
+        /// Receive buffer size (×16 with BSEX).
+        17:16 bsize => RxBufSize;
         /// Accept broadcast.
         15:15 bam => bool;
         /// Multicast offset (which destination bits index the MTA).
@@ -197,48 +186,234 @@ register! {
     }
 }
 
-/// Interrupt causes (ICR, IMS, IMC bits).
-pub(crate) mod irq {
-    /// TX descriptor written back.
-    pub(crate) const TXDW: u32 = 1 << 0;
-    /// Link status change.
-    pub(crate) const LSC: u32 = 1 << 2;
-    /// RX descriptor minimum threshold reached.
-    pub(crate) const RXDMT0: u32 = 1 << 4;
-    /// RX overrun.
-    pub(crate) const RXO: u32 = 1 << 6;
-    /// RX timer (a frame was received).
-    pub(crate) const RXT0: u32 = 1 << 7;
-    /// What the driver enables.
-    pub(crate) const ENABLED: u32 = TXDW | LSC | RXDMT0 | RXO | RXT0;
-    /// Every cause.
-    pub(crate) const ALL: u32 = !0;
+/// Declares the four interrupt registers, which share one layout: a bit per cause.
+macro_rules! cause_registers {
+    ($($(#[$attr:meta])* $name:ident @ $offset:literal;)*) => {
+        register! {
+            $(
+                $(#[$attr])*
+                pub(crate) $name(u32) @ $offset {
+                    /// RX timer: a frame was received (and the RX delay timers expired).
+                    7:7 rxt0 => bool;
+                    /// RX overrun: the receive FIFO overflowed.
+                    6:6 rxo => bool;
+                    /// RX descriptor minimum threshold reached (RCTL.RDMTS).
+                    4:4 rxdmt0 => bool;
+                    /// Link status change.
+                    2:2 lsc => bool;
+                    /// TX descriptor written back (a descriptor with RS completed).
+                    0:0 txdw => bool;
+                }
+            )*
+        }
+
+        $(
+            impl $name {
+                /// Every cause, including those the driver does not name.
+                #[allow(dead_code)]
+                pub(crate) fn all() -> Self {
+                    Self::from(u32::MAX)
+                }
+
+                /// The causes the driver handles: every RX cause and the link change, and TX
+                /// completion if `txdw`.
+                #[allow(dead_code)]
+                pub(crate) fn handled(txdw: bool) -> Self {
+                    Self::zeroed()
+                        .with_rxt0(true)
+                        .with_rxo(true)
+                        .with_rxdmt0(true)
+                        .with_lsc(true)
+                        .with_txdw(txdw)
+                }
+            }
+        )*
+    };
 }
 
-/// Statistics registers (clear on read), offsets of the 32-bit counters.
-pub(crate) mod stat {
-    /// CRC errors.
-    pub(crate) const CRCERRS: usize = 0x4000;
-    /// Missed packets (no RX buffer).
-    pub(crate) const MPC: usize = 0x4010;
-    /// Good packets received.
-    pub(crate) const GPRC: usize = 0x4074;
-    /// Good packets transmitted.
-    pub(crate) const GPTC: usize = 0x4080;
-    /// Good octets received, low/high.
-    pub(crate) const GORCL: usize = 0x4088;
-    /// Good octets transmitted, low/high.
-    pub(crate) const GOTCL: usize = 0x4090;
-    /// XON received.
-    pub(crate) const XONRXC: usize = 0x4048;
-    /// XON transmitted.
-    pub(crate) const XONTXC: usize = 0x404c;
-    /// XOFF received.
-    pub(crate) const XOFFRXC: usize = 0x4050;
-    /// XOFF transmitted.
-    pub(crate) const XOFFTXC: usize = 0x4054;
-    /// Receive errors.
-    pub(crate) const RXERRC: usize = 0x400c;
-    /// Receive no buffers.
-    pub(crate) const RNBC: usize = 0x40a0;
+cause_registers! {
+    /// Interrupt Cause Read: the pending causes (reading clears them).
+    ICR @ 0x00c0;
+    /// Interrupt Cause Set: raises the written causes (as if the device had).
+    ICS @ 0x00c8;
+    /// Interrupt Mask Set/Read: unmasks the written causes.
+    IMS @ 0x00d0;
+    /// Interrupt Mask Clear: masks the written causes.
+    IMC @ 0x00d8;
 }
+
+/// Declares statistics registers: 32-bit counters that clear on read.
+macro_rules! stat_registers {
+    ($($(#[$attr:meta])* $name:ident @ $offset:literal;)*) => {
+        register! {
+            $(
+                $(#[$attr])*
+                pub(crate) $name(u32) @ $offset {
+                    31:0 count;
+                }
+            )*
+        }
+    };
+}
+
+stat_registers! {
+    /// CRC errors.
+    CRCERRS @ 0x4000;
+    /// Receive errors.
+    RXERRC @ 0x400c;
+    /// Missed packets (no RX buffer).
+    MPC @ 0x4010;
+    /// XON received.
+    XONRXC @ 0x4048;
+    /// XON transmitted.
+    XONTXC @ 0x404c;
+    /// XOFF received.
+    XOFFRXC @ 0x4050;
+    /// XOFF transmitted.
+    XOFFTXC @ 0x4054;
+    /// Good packets received.
+    GPRC @ 0x4074;
+    /// Good packets transmitted.
+    GPTC @ 0x4080;
+    /// Good octets received, low 32 bits (read first).
+    GORCL @ 0x4088;
+    /// Good octets received, high 32 bits (reading it clears both).
+    GORCH @ 0x408c;
+    /// Good octets transmitted, low 32 bits (read first).
+    GOTCL @ 0x4090;
+    /// Good octets transmitted, high 32 bits (reading it clears both).
+    GOTCH @ 0x4094;
+    /// Receive no buffers.
+    RNBC @ 0x40a0;
+}
+
+/// Link speed (STATUS.SPEED).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LinkSpeed {
+    /// 10 Mb/s.
+    Mbps10 = 0,
+    /// 100 Mb/s.
+    Mbps100 = 1,
+    /// 1000 Mb/s (encoded as 2 or 3).
+    Mbps1000 = 2,
+}
+
+impl LinkSpeed {
+    /// The speed in Mb/s.
+    pub(crate) fn mbps(self) -> u32 {
+        match self {
+            LinkSpeed::Mbps10 => 10,
+            LinkSpeed::Mbps100 => 100,
+            LinkSpeed::Mbps1000 => 1000,
+        }
+    }
+}
+
+impl From<Bounded<u32, 2>> for LinkSpeed {
+    fn from(v: Bounded<u32, 2>) -> Self {
+        match v.get() {
+            0 => LinkSpeed::Mbps10,
+            1 => LinkSpeed::Mbps100,
+            _ => LinkSpeed::Mbps1000,
+        }
+    }
+}
+
+impl From<LinkSpeed> for Bounded<u32, 2> {
+    fn from(s: LinkSpeed) -> Self {
+        match s {
+            LinkSpeed::Mbps10 => Bounded::<u32, 2>::new::<0>(),
+            LinkSpeed::Mbps100 => Bounded::<u32, 2>::new::<1>(),
+            LinkSpeed::Mbps1000 => Bounded::<u32, 2>::new::<2>(),
+        }
+    }
+}
+
+/// MDI Control opcode (MDIC.OP); 0 and 3 are reserved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MdicOp {
+    /// Write the PHY register.
+    Write = 1,
+    /// Read the PHY register.
+    Read = 2,
+}
+
+impl TryFrom<Bounded<u32, 2>> for MdicOp {
+    type Error = Error;
+
+    fn try_from(v: Bounded<u32, 2>) -> Result<Self> {
+        match v.get() {
+            1 => Ok(MdicOp::Write),
+            2 => Ok(MdicOp::Read),
+            _ => Err(EINVAL),
+        }
+    }
+}
+
+impl From<MdicOp> for Bounded<u32, 2> {
+    fn from(op: MdicOp) -> Self {
+        match op {
+            MdicOp::Write => Bounded::<u32, 2>::new::<1>(),
+            MdicOp::Read => Bounded::<u32, 2>::new::<2>(),
+        }
+    }
+}
+
+/// Receive buffer size (RCTL.BSIZE), in bytes with RCTL.BSEX clear (×16 with it set).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RxBufSize {
+    /// 2048 bytes (32768 with BSEX).
+    B2048 = 0,
+    /// 1024 bytes (16384 with BSEX).
+    B1024 = 1,
+    /// 512 bytes (8192 with BSEX).
+    B512 = 2,
+    /// 256 bytes (4096 with BSEX).
+    B256 = 3,
+}
+
+impl From<Bounded<u32, 2>> for RxBufSize {
+    fn from(v: Bounded<u32, 2>) -> Self {
+        match v.get() {
+            0 => RxBufSize::B2048,
+            1 => RxBufSize::B1024,
+            2 => RxBufSize::B512,
+            _ => RxBufSize::B256,
+        }
+    }
+}
+
+impl From<RxBufSize> for Bounded<u32, 2> {
+    fn from(s: RxBufSize) -> Self {
+        match s {
+            RxBufSize::B2048 => Bounded::<u32, 2>::new::<0>(),
+            RxBufSize::B1024 => Bounded::<u32, 2>::new::<1>(),
+            RxBufSize::B512 => Bounded::<u32, 2>::new::<2>(),
+            RxBufSize::B256 => Bounded::<u32, 2>::new::<3>(),
+        }
+    }
+}
+
+/// The registers in the `ethtool -d` dump, in order.
+pub(crate) const DUMP: [usize; 20] = [
+    CTRL::OFFSET,
+    STATUS::OFFSET,
+    CTRL_EXT::OFFSET,
+    ITR::OFFSET,
+    IMS::OFFSET,
+    RCTL::OFFSET,
+    RDBAL::OFFSET,
+    RDBAH::OFFSET,
+    RDLEN::OFFSET,
+    RDH::OFFSET,
+    RDT::OFFSET,
+    RDTR::OFFSET,
+    TCTL::OFFSET,
+    TIPG::OFFSET,
+    TDBAL::OFFSET,
+    TDBAH::OFFSET,
+    TDLEN::OFFSET,
+    TDH::OFFSET,
+    TDT::OFFSET,
+    TIDV::OFFSET,
+];

@@ -2,8 +2,9 @@
 
 //! TX and RX descriptor rings.
 //!
-//! Descriptors live in coherent DMA memory, viewed as `u64` words (two per 16-byte descriptor)
-//! and accessed with volatile I/O projections, so the driver needs no `unsafe`. TX buffers are
+//! Descriptors live in coherent DMA memory, viewed as an array of `#[repr(C)]` [`Desc`]s and
+//! accessed field by field with volatile I/O projections, so the driver needs no `unsafe`; their
+//! command and status words are typed bitfields ([`TxData`], [`TxCtxCmd`], [`RxStatus`]). TX buffers are
 //! the socket buffers being sent, mapped with streaming DMA through [`SkbSlots`], one slot per
 //! descriptor; RX buffers are pages from a page pool, mapped once by the pool and recycled.
 //!
@@ -12,9 +13,10 @@
 //! `ethtool -G` never allocates descriptor memory.
 
 use kernel::{
+    bitfield,
     device::{Bound, Device},
-    dma::{Coherent, DmaAddress},
-    io::{io_read, io_write},
+    dma::{Coherent, CoherentView, DmaAddress},
+    io::{io_read, io_write, Io, IoBase},
     net::{
         dma::{ring_add, SkbSlots},
         napi::{Poll, PollContext},
@@ -38,80 +40,199 @@ pub(crate) const DESC_MULTIPLE: usize = 8;
 /// and buses, such as the 4-byte TSO sentinel descriptor, are not reproduced.)
 pub(crate) const TX_MAX_DATA: u32 = 4096;
 
-/// TX descriptor bits (second word; legacy, context and extended data descriptors).
-pub(crate) mod txd {
-    /// End of packet.
-    pub(crate) const EOP: u64 = 1 << 24;
-    /// Insert FCS.
-    pub(crate) const IFCS: u64 = 1 << 25;
-    /// Report status (write DD back).
-    pub(crate) const RS: u64 = 1 << 27;
-    /// Extended descriptor (context or data, per DTYP).
-    pub(crate) const DEXT: u64 = 1 << 29;
-    /// Descriptor type: extended data (with DEXT).
-    pub(crate) const DTYP_D: u64 = 1 << 20;
-    /// Descriptor done (status, bit 32).
-    pub(crate) const DD: u64 = 1 << 32;
-    /// TCP segmentation enable (data and context descriptors).
-    pub(crate) const TSE: u64 = 1 << 26;
-    /// Context: the packet is TCP (TUCMD.TCP).
-    pub(crate) const CTX_TCP: u64 = 1 << 24;
-    /// Context: the packet is IPv4 (TUCMD.IP).
-    pub(crate) const CTX_IP: u64 = 1 << 25;
-    /// Insert the IPv4 header checksum (POPTS.IXSM).
-    pub(crate) const POPTS_IXSM: u64 = 0x01 << 40;
-    /// Insert the TCP/UDP checksum as the current context describes (POPTS.TXSM).
-    pub(crate) const POPTS_TXSM: u64 = 0x02 << 40;
+/// A descriptor as the device reads and writes it: 16 bytes, little-endian (8254x SDM 3.2.3,
+/// 3.3.3, 3.3.6, 3.3.7).
+#[repr(C)]
+#[derive(FromBytes, IntoBytes)]
+struct Desc {
+    /// The buffer's bus address; for a TX context descriptor, [`TxCtxOffsets`].
+    addr: u64,
+    /// [`RxStatus`], [`TxData`] or [`TxCtxCmd`].
+    ctl: u64,
 }
 
-/// RX descriptor fields (second word).
-pub(crate) mod rxd {
-    /// Descriptor done.
-    pub(crate) const DD: u64 = 0x01 << 32;
-    /// End of packet.
-    pub(crate) const EOP: u64 = 0x02 << 32;
-    /// Errors byte (CE, SE, SEQ, CXE, RXE); TCPE/IPE are checksum results, not frame errors.
-    pub(crate) const FRAME_ERRORS: u64 = 0x97 << 40;
-    /// Ignore checksum indication: the device did not check.
-    pub(crate) const IXSM: u64 = 0x04 << 32;
-    /// The frame had an 802.1Q tag, stripped into the special field.
-    pub(crate) const VP: u64 = 0x08 << 32;
-    /// TCP/UDP checksum was checked.
-    pub(crate) const TCPCS: u64 = 0x20 << 32;
-    /// TCP/UDP checksum error.
-    pub(crate) const TCPE: u64 = 0x20 << 40;
-    /// IPv4 header checksum error.
-    pub(crate) const IPE: u64 = 0x40 << 40;
+/// A ring of [`MAX_DESCS`] descriptors in coherent memory, of which the first `count` are in
+/// use.
+struct Descs(Coherent<[u64]>);
 
-    /// The VLAN tag (special field).
-    pub(crate) fn vlan(w: u64) -> u16 {
-        (w >> 48) as u16
+impl Descs {
+    fn new(dev: &Device<Bound>) -> Result<Self> {
+        Ok(Self(Coherent::zeroed_slice(
+            dev,
+            2 * MAX_DESCS,
+            GFP_KERNEL,
+        )?))
     }
 
-    /// The length the device wrote.
-    pub(crate) fn len(w: u64) -> u32 {
-        (w & 0xffff) as u32
+    /// The memory as descriptors. It is exactly that size and page-aligned, so this does not
+    /// fail.
+    fn view(&self) -> Result<CoherentView<'_, [Desc; MAX_DESCS]>> {
+        self.0.as_view().try_cast()
+    }
+
+    /// Bus address of descriptor 0.
+    fn dma_address(&self) -> DmaAddress {
+        self.0.dma_address()
+    }
+
+    /// Reads the second word of descriptor `i`.
+    ///
+    /// One 64-bit volatile load, so the status bits and the length written back with them are
+    /// read together: no barrier is needed between checking DD and reading the length.
+    fn ctl(&self, i: usize) -> Result<u64> {
+        let v: u64 = io_read!(self.view()?, [try: i].ctl);
+        Ok(u64::from_le(v))
+    }
+
+    /// Writes descriptor `i`.
+    fn write(&self, i: usize, addr: u64, ctl: u64) -> Result {
+        let v = self.view()?;
+        io_write!(v, [try: i].addr, addr.to_le());
+        io_write!(v, [try: i].ctl, ctl.to_le());
+        Ok(())
+    }
+
+    /// Writes the second word of descriptor `i`.
+    fn write_ctl(&self, i: usize, ctl: u64) -> Result {
+        io_write!(self.view()?, [try: i].ctl, ctl.to_le());
+        Ok(())
+    }
+
+    /// Zeroes descriptors `0..count`.
+    fn clear(&self, count: usize) -> Result {
+        for i in 0..count {
+            self.write(i, 0, 0)?;
+        }
+        Ok(())
     }
 }
 
-/// Reads descriptor word `i` (little-endian in memory).
-///
-/// One 64-bit volatile load, so the status bits and the length written back with them are
-/// read together: no barrier is needed between checking DD and reading the length.
-fn read_word(desc: &Coherent<[u64]>, i: usize) -> Result<u64> {
-    let v: u64 = io_read!(desc, [try: i]);
-    Ok(u64::from_le(v))
+bitfield! {
+    /// Second word of a TX data descriptor: legacy (DEXT clear, for packets without offload) or
+    /// extended data (DEXT set, DTYP 1).
+    ///
+    /// In a legacy descriptor, bits 23:16 are CSO and the length is 16 bits; the driver leaves
+    /// CSO zero and the length is at most [`TX_MAX_DATA`], so one layout serves both.
+    pub(crate) struct TxData(u64) {
+        /// POPTS.TXSM: insert the TCP/UDP checksum the current context describes.
+        41:41 txsm => bool;
+        /// POPTS.IXSM: insert the IPv4 header checksum.
+        40:40 ixsm => bool;
+        /// Status: descriptor done (written back when RS is set).
+        32:32 dd => bool;
+        /// Extended descriptor.
+        29:29 dext => bool;
+        /// Report status: write DD back.
+        27:27 rs => bool;
+        /// TCP segmentation enable.
+        26:26 tse => bool;
+        /// Insert the FCS.
+        25:25 ifcs => bool;
+        /// End of packet.
+        24:24 eop => bool;
+        /// Descriptor type (extended): 0 = context, 1 = data.
+        23:20 dtyp;
+        /// Bytes in the buffer.
+        19:0 length;
+    }
 }
 
-/// Writes descriptor word `i` (little-endian in memory).
-fn write_word(desc: &Coherent<[u64]>, i: usize, v: u64) -> Result {
-    io_write!(desc, [try: i], v.to_le());
-    Ok(())
+bitfield! {
+    /// First word of a TX context descriptor: where the checksums start, go and end.
+    pub(crate) struct TxCtxOffsets(u64) {
+        /// TCP/UDP checksum end (0: to the end of the packet).
+        63:48 tucse;
+        /// TCP/UDP checksum offset: where it is written.
+        47:40 tucso;
+        /// TCP/UDP checksum start.
+        39:32 tucss;
+        /// IPv4 checksum end (inclusive).
+        31:16 ipcse;
+        /// IPv4 checksum offset.
+        15:8 ipcso;
+        /// IPv4 checksum start.
+        7:0 ipcss;
+    }
+}
+
+bitfield! {
+    /// Second word of a TX context descriptor.
+    pub(crate) struct TxCtxCmd(u64) {
+        /// Maximum segment size (TSO).
+        63:48 mss;
+        /// Header length: what each segment repeats (TSO).
+        47:40 hdrlen;
+        /// Status: descriptor done.
+        32:32 dd => bool;
+        /// Extended descriptor (always set: DTYP 0 makes it a context descriptor).
+        29:29 dext => bool;
+        /// TCP segmentation enable.
+        26:26 tse => bool;
+        /// TUCMD.IP: the packet is IPv4.
+        25:25 ip => bool;
+        /// TUCMD.TCP: the packet is TCP.
+        24:24 tcp => bool;
+        /// Descriptor type: 0 = context.
+        23:20 dtyp;
+        /// TCP payload bytes to segment (TSO).
+        19:0 paylen;
+    }
+}
+
+bitfield! {
+    /// Second word of an RX descriptor, as the device writes it back.
+    pub(crate) struct RxStatus(u64) {
+        /// Special: the 802.1Q tag control, when VP is set.
+        63:48 special;
+        /// Errors: RX data error.
+        47:47 rxe => bool;
+        /// Errors: IPv4 header checksum error.
+        46:46 ipe => bool;
+        /// Errors: TCP/UDP checksum error.
+        45:45 tcpe => bool;
+        /// Errors: carrier extension error.
+        44:44 cxe => bool;
+        /// Errors: sequence error.
+        42:42 seq => bool;
+        /// Errors: symbol error.
+        41:41 se => bool;
+        /// Errors: CRC or alignment error.
+        40:40 ce => bool;
+        /// Status: the TCP/UDP checksum was checked.
+        37:37 tcpcs => bool;
+        /// Status: the frame had an 802.1Q tag, stripped into `special`.
+        35:35 vp => bool;
+        /// Status: ignore the checksum indications (the device checked nothing).
+        34:34 ixsm => bool;
+        /// Status: end of packet.
+        33:33 eop => bool;
+        /// Status: descriptor done.
+        32:32 dd => bool;
+        /// Bytes the device wrote into the buffer.
+        15:0 length;
+    }
+}
+
+impl RxStatus {
+    /// The device flagged a broken frame (TCPE and IPE are checksum results, not frame errors).
+    pub(crate) fn frame_error(self) -> bool {
+        self.ce() || self.se() || self.seq() || self.cxe() || self.rxe()
+    }
+
+    /// The device checked the TCP/UDP (and IPv4 header) checksum and found it good.
+    pub(crate) fn checksum_good(self) -> bool {
+        !self.ixsm() && self.tcpcs() && !self.tcpe() && !self.ipe()
+    }
+
+    /// The stripped 802.1Q tag control, if the frame had one.
+    pub(crate) fn vlan_tag(self) -> Option<u16> {
+        self.vp().then(|| self.special().get() as u16)
+    }
 }
 
 /// The transmit ring.
 pub(crate) struct TxRing {
-    desc: Coherent<[u64]>,
+    desc: Descs,
     pub(crate) slots: SkbSlots,
     /// For the first descriptor of each queued packet, the index of its last one.
     eop: KVec<u16>,
@@ -156,11 +277,13 @@ pub(crate) enum TxContext {
 
 impl TxContext {
     /// The two words of the context descriptor.
-    fn words(self) -> (u64, u64) {
-        match self {
-            TxContext::Csum { start, offset } => {
-                (u64::from(start) << 32 | u64::from(offset) << 40, txd::DEXT)
-            }
+    fn words(self) -> Result<(TxCtxOffsets, TxCtxCmd)> {
+        let cmd = TxCtxCmd::zeroed().with_dext(true);
+        Ok(match self {
+            TxContext::Csum { start, offset } => (
+                TxCtxOffsets::zeroed().with_tucss(start).with_tucso(offset),
+                cmd,
+            ),
             TxContext::Tso {
                 ipv4,
                 ipcss,
@@ -171,32 +294,32 @@ impl TxContext {
                 hdr_len,
                 mss,
                 payload_len,
-            } => {
-                let w0 = u64::from(ipcss)
-                    | u64::from(ipcso) << 8
-                    | u64::from(ipcse) << 16
-                    | u64::from(tucss) << 32
-                    | u64::from(tucso) << 40;
-                let mut w1 = u64::from(payload_len & 0xf_ffff)
-                    | txd::DEXT
-                    | txd::TSE
-                    | txd::CTX_TCP
-                    | u64::from(hdr_len) << 40
-                    | u64::from(mss) << 48;
-                if ipv4 {
-                    w1 |= txd::CTX_IP;
-                }
-                (w0, w1)
-            }
-        }
+            } => (
+                TxCtxOffsets::zeroed()
+                    .with_ipcss(ipcss)
+                    .with_ipcso(ipcso)
+                    .with_ipcse(ipcse)
+                    .with_tucss(tucss)
+                    .with_tucso(tucso),
+                cmd.with_tse(true)
+                    .with_tcp(true)
+                    .with_ip(ipv4)
+                    .with_hdrlen(hdr_len)
+                    .with_mss(mss)
+                    .try_with_paylen(u64::from(payload_len))?,
+            ),
+        })
     }
 
-    /// Bits of the packet's data descriptors.
-    fn data_bits(self) -> u64 {
-        let ext = txd::DEXT | txd::DTYP_D | txd::POPTS_TXSM;
+    /// A data descriptor of the packet: extended, with the offloads the context asks for.
+    fn data(self) -> TxData {
+        let ext = TxData::zeroed()
+            .with_dext(true)
+            .with_const_dtyp::<1>()
+            .with_txsm(true);
         match self {
             TxContext::Csum { .. } => ext,
-            TxContext::Tso { ipv4, .. } => ext | txd::TSE | if ipv4 { txd::POPTS_IXSM } else { 0 },
+            TxContext::Tso { ipv4, .. } => ext.with_tse(true).with_ixsm(ipv4),
         }
     }
 }
@@ -206,7 +329,7 @@ impl TxRing {
         let mut eop = KVec::with_capacity(MAX_DESCS, GFP_KERNEL)?;
         eop.resize(MAX_DESCS, 0, GFP_KERNEL)?;
         Ok(Self {
-            desc: Coherent::zeroed_slice(dev, 2 * MAX_DESCS, GFP_KERNEL)?,
+            desc: Descs::new(dev)?,
             slots: SkbSlots::new(dev, MAX_DESCS)?,
             eop,
             count: DEFAULT_DESCS,
@@ -246,9 +369,7 @@ impl TxRing {
     /// Forgets every descriptor and frees every buffer; the device must not be transmitting.
     pub(crate) fn reset(&mut self) -> Result {
         self.slots.clear();
-        for i in 0..2 * self.count {
-            write_word(&self.desc, i, 0)?;
-        }
+        self.desc.clear(self.count)?;
         self.next_to_use = 0;
         self.next_to_clean = 0;
         Ok(())
@@ -275,9 +396,9 @@ impl TxRing {
         let first = self.next_to_use;
         let mut data = first;
         if let Some(c) = ctx {
-            let (w0, w1) = c.words();
-            if let Err(e) = write_word(&self.desc, 2 * first, w0)
-                .and_then(|()| write_word(&self.desc, 2 * first + 1, w1))
+            if let Err(e) = c
+                .words()
+                .and_then(|(w0, w1)| self.desc.write(first, w0.into(), w1.into()))
             {
                 return Err((e, skb));
             }
@@ -289,17 +410,18 @@ impl TxRing {
         let used = self
             .slots
             .map_packet(data, count, TX_MAX_DATA, skb, |i, addr, len, eop| {
-                let mut w1 = u64::from(len) | txd::IFCS;
-                if let Some(c) = ctx {
-                    w1 |= c.data_bits();
-                }
                 if eop {
-                    w1 |= txd::EOP | txd::RS;
                     last = i;
                 }
-                res = res
-                    .and_then(|()| write_word(desc, 2 * i, addr))
-                    .and_then(|()| write_word(desc, 2 * i + 1, w1));
+                res = res.and_then(|()| {
+                    let w1 = ctx
+                        .map_or(TxData::zeroed(), TxContext::data)
+                        .with_ifcs(true)
+                        .with_eop(eop)
+                        .with_rs(eop)
+                        .try_with_length(u64::from(len))?;
+                    desc.write(i, addr, w1.into())
+                });
             })?;
         if res.is_err() || used == 0 {
             // Cannot happen (indices are below `count`); nothing was handed to the device.
@@ -325,10 +447,10 @@ impl TxRing {
             if last >= self.count {
                 break;
             }
-            let Ok(w1) = read_word(&self.desc, 2 * last + 1) else {
+            let Ok(w1) = self.desc.ctl(last).map(TxData::from) else {
                 break;
             };
-            if w1 & txd::DD == 0 {
+            if !w1.dd() {
                 break;
             }
             // The packet's last slot holds it: taking it unmaps every piece.
@@ -357,7 +479,7 @@ const COPYBREAK: u32 = 256;
 /// first buffer of a frame becomes the skb's head (`build_skb`) and further buffers of a frame
 /// that spans several descriptors are added as page fragments.
 pub(crate) struct RxRing {
-    desc: Coherent<[u64]>,
+    desc: Descs,
     /// The page on each descriptor (dropped before the pool, to which they return).
     pages: KVec<Option<Page>>,
     /// Descriptors in use.
@@ -376,8 +498,8 @@ pub(crate) struct RxRing {
 /// One completed RX descriptor.
 pub(crate) enum RxEvent {
     /// The last descriptor of a frame: the whole frame, with its EOP descriptor's status word
-    /// (the driver decides about frames the device flagged, see `rxd::FRAME_ERRORS`).
-    Frame(SkBuff, u64),
+    /// (the driver decides about frames the device flagged, see [`RxStatus::frame_error`]).
+    Frame(SkBuff, RxStatus),
     /// A descriptor in the middle of a frame.
     More,
     /// The last descriptor of a frame that was dropped (too long, or no memory for it).
@@ -391,7 +513,7 @@ impl RxRing {
             pages.push(None, GFP_KERNEL)?;
         }
         Ok(Self {
-            desc: Coherent::zeroed_slice(dev, 2 * MAX_DESCS, GFP_KERNEL)?,
+            desc: Descs::new(dev)?,
             pool: PagePool::new(&Params::new(MAX_DESCS as u32).dma_from_device(
                 dev,
                 RX_HEADROOM,
@@ -415,8 +537,7 @@ impl RxRing {
     fn refill(&mut self, i: usize) -> Result {
         let page = self.pool.alloc(GFP_ATOMIC | __GFP_NOWARN)?;
         let addr = self.pool.dma_address(&page).ok_or(EINVAL)? + u64::from(RX_HEADROOM);
-        write_word(&self.desc, 2 * i, addr)?;
-        write_word(&self.desc, 2 * i + 1, 0)?;
+        self.desc.write(i, addr, 0)?;
         self.pages[i] = Some(page);
         Ok(())
     }
@@ -442,9 +563,7 @@ impl RxRing {
     /// Frees every buffer and fills the ring again; the device must not be receiving.
     pub(crate) fn reset(&mut self) -> Result {
         self.clear();
-        for i in 0..2 * self.count {
-            write_word(&self.desc, i, 0)?;
-        }
+        self.desc.clear(self.count)?;
         self.next_to_clean = 0;
         self.discarding = false;
         for i in 0..self.count {
@@ -457,7 +576,7 @@ impl RxRing {
     fn reuse(&mut self, i: usize, page: Page, len: u32) -> Result {
         self.pool.sync_for_device(&page, 0, len);
         self.pages[i] = Some(page);
-        write_word(&self.desc, 2 * i + 1, 0)
+        self.desc.write_ctl(i, 0)
     }
 
     /// Processes the next completed descriptor and gives it a buffer again.
@@ -470,13 +589,13 @@ impl RxRing {
         ctx: &mut PollContext<'_, T>,
     ) -> Option<Result<RxEvent>> {
         let i = self.next_to_clean;
-        let w1 = read_word(&self.desc, 2 * i + 1).ok()?;
-        if w1 & rxd::DD == 0 {
+        let w1 = RxStatus::from(self.desc.ctl(i).ok()?);
+        if !w1.dd() {
             return None;
         }
         self.next_to_clean = ring_add(i, 1, self.count);
-        let eop = w1 & rxd::EOP != 0;
-        let len = rxd::len(w1).min(RX_BUF_LEN);
+        let eop = w1.eop();
+        let len = (w1.length().get() as u32).min(RX_BUF_LEN);
         let Some(page) = self.pages[i].take() else {
             // Cannot happen: every descriptor given to the device has a page.
             return Some(Err(EINVAL));
