@@ -153,10 +153,14 @@ stream_prog() {
 }
 
 # Send $1 over TCP from one side to the other and compare SHA-256. $1 is a
-# file, or stream:MIB for a stream_prog stream.
-# tcp_sha SOURCE tx|rx
+# file, or stream:MIB for a stream_prog stream; over IPv4, or IPv6 with v6.
+# tcp_sha SOURCE tx|rx [v4|v6]
 tcp_sha() {
-	local src=$1 dir=$2 want got addr port=5001 t=${TCP_TIMEOUT:-300}
+	local src=$1 dir=$2 fam=${3:-v4} want got addr port=5001 t=${TCP_TIMEOUT:-300}
+	local tcp=TCP local_ip=$LOCAL_V4 remote_ip=$REMOTE_V4
+	if [ "$fam" = v6 ]; then
+		tcp=TCP6 local_ip="[$LOCAL_V6]" remote_ip="[$REMOTE_V6]"
+	fi
 	if [[ "$src" == stream:* ]]; then
 		src=$(stream_prog "${src#stream:}")
 		want=$(cat "$src.sum")
@@ -167,13 +171,13 @@ tcp_sha() {
 	fi
 	rm -f /tmp/rustnic-got.sum
 	if [ "$dir" = tx ]; then
-		in_peer timeout "$t" sh -c "socat -u TCP-LISTEN:$port,reuseaddr,bind=$REMOTE_V4 - | sha256sum >/tmp/rustnic-got.sum" &
+		in_peer timeout "$t" sh -c "socat -u $tcp-LISTEN:$port,reuseaddr,bind=$remote_ip - | sha256sum >/tmp/rustnic-got.sum" &
 		wait_listen "$port" "$NS" || { say "listener did not come up"; return 1; }
-		timeout "$t" socat -u "$addr" "TCP:$REMOTE_V4:$port" || { say "socat send failed"; wait; return 1; }
+		timeout "$t" socat -u "$addr" "$tcp:$remote_ip:$port" || { say "socat send failed"; wait; return 1; }
 	else
-		timeout "$t" sh -c "socat -u TCP-LISTEN:$port,reuseaddr,bind=$LOCAL_V4 - | sha256sum >/tmp/rustnic-got.sum" &
+		timeout "$t" sh -c "socat -u $tcp-LISTEN:$port,reuseaddr,bind=$local_ip - | sha256sum >/tmp/rustnic-got.sum" &
 		wait_listen "$port" "" || { say "listener did not come up"; return 1; }
-		in_peer timeout "$t" socat -u "$addr" "TCP:$LOCAL_V4:$port" || { say "socat send failed"; wait; return 1; }
+		in_peer timeout "$t" socat -u "$addr" "$tcp:$local_ip:$port" || { say "socat send failed"; wait; return 1; }
 	fi
 	wait
 	got=$(cut -d' ' -f1 /tmp/rustnic-got.sum 2>/dev/null)

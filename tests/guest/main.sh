@@ -113,6 +113,9 @@ t_ping_v6() { ping -c 5 -i 0.2 -W 2 "$REMOTE_V6" | tee /dev/stderr | grep -q ' 0
 
 t_tcp_sha_tx() { tcp_sha "$BLOB" tx; }
 t_tcp_sha_rx() { tcp_sha "$BLOB" rx; }
+# Over IPv6: the TX direction is the device's TSO6 (or software GSO without it).
+t_tcp_sha_tx_v6() { tcp_sha "$BLOB" tx v6; }
+t_tcp_sha_rx_v6() { tcp_sha "$BLOB" rx v6; }
 
 t_mtu() {
 	local m=9000
@@ -959,6 +962,8 @@ test_driver() {
 	run_test "$driver" ping_v6 t_ping_v6
 	run_test "$driver" tcp_sha_tx t_tcp_sha_tx
 	run_test "$driver" tcp_sha_rx t_tcp_sha_rx
+	run_test "$driver" tcp_sha_tx_v6 t_tcp_sha_tx_v6
+	run_test "$driver" tcp_sha_rx_v6 t_tcp_sha_rx_v6
 	run_test "$driver" ethtool_i t_ethtool_i
 	run_test "$driver" ethtool_S t_ethtool_S
 	run_test "$driver" ethtool_g t_ethtool_g

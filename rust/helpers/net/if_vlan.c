@@ -11,4 +11,9 @@ __rust_helper void rust_helper___vlan_hwaccel_put_tag(struct sk_buff *skb,
 	__vlan_hwaccel_put_tag(skb, vlan_proto, vlan_tci);
 }
 
+__rust_helper __be16 rust_helper_vlan_get_protocol(const struct sk_buff *skb)
+{
+	return vlan_get_protocol(skb);
+}
+
 #endif /* CONFIG_NET */

@@ -1,11 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 #include <linux/dma-mapping.h>
-#include <linux/if_vlan.h>
-#include <linux/ip.h>
 #include <linux/skbuff.h>
-#include <linux/tcp.h>
-#include <net/ip6_checksum.h>
 
 #ifdef CONFIG_NET
 
@@ -27,6 +23,12 @@ __rust_helper int rust_helper_skb_shared(const struct sk_buff *skb)
 __rust_helper int rust_helper_skb_cloned(const struct sk_buff *skb)
 {
 	return skb_cloned(skb);
+}
+
+__rust_helper bool rust_helper_skb_clone_writable(const struct sk_buff *skb,
+						 unsigned int len)
+{
+	return skb_clone_writable(skb, len);
 }
 
 __rust_helper int rust_helper_skb_tailroom(const struct sk_buff *skb)
@@ -102,54 +104,29 @@ __rust_helper void rust_helper_skb_tx_timestamp(struct sk_buff *skb)
 	skb_tx_timestamp(skb);
 }
 
-/*
- * Prepares a TCP GSO packet for hardware segmentation, as drivers with a
- * TCP/IP context descriptor do (e1000_tso()): unshares the headers, clears the
- * IPv4 total length and header checksum, and seeds the TCP checksum with the
- * pseudo-header sum without length. Fills @f with: network offset, IPv4
- * checksum offset (0 for IPv6), IPv4 header end (0 for IPv6), transport
- * offset, TCP checksum offset, length of all headers, MSS, payload length.
- * Returns 0 if @skb is not GSO, 4 or 6 for the IP version, or an errno (also
- * for GSO types other than TCP).
- */
-
-__rust_helper int rust_helper_skb_tso_prepare(struct sk_buff *skb, u32 *f)
+__rust_helper unsigned short rust_helper_skb_shinfo_gso_size(const struct sk_buff *skb)
 {
-	__be16 proto = vlan_get_protocol(skb);
-	int err;
+	return skb_shinfo(skb)->gso_size;
+}
 
-	if (!skb_is_gso(skb))
-		return 0;
-	/* Only TCP can be segmented by a TCP/IP context; never send UDP GSO whole. */
-	if (!(skb_shinfo(skb)->gso_type & (SKB_GSO_TCPV4 | SKB_GSO_TCPV6)))
-		return -EINVAL;
-	err = skb_cow_head(skb, 0);
-	if (err < 0)
-		return err;
-	f[0] = skb_network_offset(skb);
-	f[3] = skb_transport_offset(skb);
-	f[4] = (void *)&tcp_hdr(skb)->check - (void *)skb->data;
-	f[5] = skb_tcp_all_headers(skb);
-	f[6] = skb_shinfo(skb)->gso_size;
-	f[7] = skb->len - f[5];
-	if (proto == htons(ETH_P_IP)) {
-		struct iphdr *iph = ip_hdr(skb);
+__rust_helper unsigned int rust_helper_skb_shinfo_gso_type(const struct sk_buff *skb)
+{
+	return skb_shinfo(skb)->gso_type;
+}
 
-		iph->tot_len = 0;
-		iph->check = 0;
-		tcp_hdr(skb)->check = ~csum_tcpudp_magic(iph->saddr, iph->daddr,
-							 0, IPPROTO_TCP, 0);
-		f[1] = (void *)&iph->check - (void *)skb->data;
-		f[2] = skb_transport_offset(skb) - 1;
-		return 4;
-	}
-	if (proto == htons(ETH_P_IPV6) && skb_is_gso_v6(skb)) {
-		tcp_v6_gso_csum_prep(skb);
-		f[1] = 0;
-		f[2] = 0;
-		return 6;
-	}
-	return -EINVAL;
+__rust_helper int rust_helper_skb_cow_head(struct sk_buff *skb, unsigned int headroom)
+{
+	return skb_cow_head(skb, headroom);
+}
+
+__rust_helper int rust_helper_skb_network_offset(const struct sk_buff *skb)
+{
+	return skb_network_offset(skb);
+}
+
+__rust_helper int rust_helper_skb_transport_offset(const struct sk_buff *skb)
+{
+	return skb_transport_offset(skb);
 }
 
 __rust_helper void rust_helper_skb_set_csum_unnecessary(struct sk_buff *skb)

@@ -26,7 +26,7 @@ use crate::{
     types::Opaque,
 };
 use core::{
-    mem::ManuallyDrop,
+    mem::{offset_of, ManuallyDrop},
     ptr::NonNull, //
 };
 
@@ -347,34 +347,134 @@ impl SkBuff {
     }
 
     /// Prepares a TCP GSO packet for hardware segmentation with a TCP/IP context descriptor
-    /// (as the 8254x and many other NICs have): the IPv4 total length and header checksum are
-    /// cleared and the TCP checksum is seeded with the pseudo-header sum, as the device expects.
+    /// (as the 8254x and many other NICs have; `e1000_tso()`): the headers are unshared, the
+    /// IPv4 total length and header checksum (or the IPv6 payload length) are cleared and the
+    /// TCP checksum is seeded with the pseudo-header sum without length, as the device expects.
     ///
     /// Returns `None` if the packet is not GSO (nothing is changed). Fails (`EINVAL`) for GSO
-    /// packets that are not TCP, which such an engine cannot segment, for an unknown network
-    /// protocol, or if the headers cannot be unshared.
+    /// packets that are not TCP, which such an engine cannot segment, when the network protocol
+    /// does not match the GSO type, when the headers are not all in the linear part, or if the
+    /// headers cannot be unshared (`ENOMEM`).
     pub fn tso_prepare(&mut self) -> Result<Option<Tso>> {
-        let mut f = [0u32; 8];
-        // SAFETY: We own the skb exclusively (`&mut self`, type invariant) and no borrow of its
-        // data exists; `f` has the 8 entries the helper writes.
-        let v = unsafe { bindings::skb_tso_prepare(self.as_raw(), f.as_mut_ptr()) };
-        if v < 0 {
-            return Err(Error::from_errno(v));
-        }
-        if v == 0 {
+        let skb = self.as_raw();
+        // SAFETY: `self.0` is valid (type invariant); the shared info lives in the head.
+        let (mss, gso_type) = unsafe {
+            (
+                bindings::skb_shinfo_gso_size(skb),
+                bindings::skb_shinfo_gso_type(skb),
+            )
+        };
+        if mss == 0 {
             return Ok(None);
         }
+        // Only TCP can be segmented by a TCP/IP context; never send UDP GSO whole.
+        // CAST: the GSO type bits are small positive enumerators.
+        let v4 = gso_type & bindings::SKB_GSO_TCPV4 as u32 != 0;
+        let v6 = gso_type & bindings::SKB_GSO_TCPV6 as u32 != 0;
+        if !v4 && !v6 {
+            return Err(EINVAL);
+        }
+        // SAFETY: `self.0` is valid and we own it exclusively (`&mut self`, type invariant); no
+        // reference into its data exists (this type hands out none), so the head may be
+        // reallocated.
+        to_result(unsafe { bindings::skb_cow_head(skb, 0) })?;
+        // SAFETY: `self.0` is valid (type invariant); the stack set the header offsets of a GSO
+        // packet.
+        let (proto, ip, tcp) = unsafe {
+            (
+                bindings::vlan_get_protocol(skb),
+                bindings::skb_network_offset(skb),
+                bindings::skb_transport_offset(skb),
+            )
+        };
+        let ip = u32::try_from(ip).map_err(|_| EINVAL)?;
+        let tcp = u32::try_from(tcp).map_err(|_| EINVAL)?;
+        if tcp <= ip {
+            return Err(EINVAL);
+        }
+        // The TCP header length: the data offset, in 32-bit words, is the byte after the
+        // acknowledgement number (`tcp_hdrlen()`).
+        let mut doff = [0u8];
+        self.copy_to(tcp + 12, &mut doff)?;
+        let doff = u32::from(doff[0] >> 4);
+        let hdr_len = tcp + doff * 4;
+        // The headers are written below, all before `hdr_len`: they must be in the head, which
+        // is now private. Checked before any write, so that a refused packet is left as it was.
+        if doff < 5 || hdr_len > self.head_len() || hdr_len >= self.len() {
+            return Err(EINVAL);
+        }
+        let ip_hdr_len = if v4 {
+            size_of::<bindings::iphdr>()
+        } else {
+            size_of::<bindings::ipv6hdr>()
+        };
+        if ((tcp - ip) as usize) < ip_hdr_len {
+            return Err(EINVAL);
+        }
+        // The source and the destination address, adjacent in both IP headers (the `addrs`
+        // group, bindgen's first anonymous union).
+        let mut addrs = [0u8; 32];
+        let (ipv4, addrs, ip_csum, ip_end) = if v4 && proto == (bindings::ETH_P_IP as u16).to_be()
+        {
+            let addrs = &mut addrs[..8];
+            self.copy_to(ip + offset_of!(bindings::iphdr, __bindgen_anon_1) as u32, addrs)?;
+            let ip_csum = ip + offset_of!(bindings::iphdr, check) as u32;
+            self.store(ip + offset_of!(bindings::iphdr, tot_len) as u32, &[0; 2])?;
+            self.store(ip_csum, &[0; 2])?;
+            (true, &*addrs, ip_csum, tcp - 1)
+        } else if v6 && proto == (bindings::ETH_P_IPV6 as u16).to_be() {
+            self.copy_to(ip + offset_of!(bindings::ipv6hdr, __bindgen_anon_1) as u32, &mut addrs)?;
+            self.store(ip + offset_of!(bindings::ipv6hdr, payload_len) as u32, &[0; 2])?;
+            (false, &addrs[..], 0, 0)
+        } else {
+            return Err(EINVAL);
+        };
+        let tcp_csum = tcp + offset_of!(bindings::tcphdr, check) as u32;
+        self.store(
+            tcp_csum,
+            &pseudo_header_seed(addrs, bindings::IPPROTO_TCP as u8),
+        )?;
         Ok(Some(Tso {
-            ipv4: v == 4,
-            ip_start: f[0],
-            ip_csum: f[1],
-            ip_end: f[2],
-            tcp_start: f[3],
-            tcp_csum: f[4],
-            hdr_len: f[5],
-            mss: f[6],
-            payload_len: f[7],
+            ipv4,
+            ip_start: ip,
+            ip_csum,
+            ip_end,
+            tcp_start: tcp,
+            tcp_csum,
+            hdr_len,
+            mss: u32::from(mss),
+            payload_len: self.len() - hdr_len,
         }))
+    }
+
+    /// Overwrites `src.len()` bytes of the linear part at `offset` (`skb_store_bits()`).
+    ///
+    /// Fails with `EINVAL` unless the range is in memory this skb alone may write: the head of
+    /// an skb that is not a clone, or, for a clone whose payload only is shared (TCP's `nohdr`
+    /// clones), the headers before that payload (`skb_clone_writable()`). Callers unshare the
+    /// headers first (`skb_cow_head()`).
+    fn store(&mut self, offset: u32, src: &[u8]) -> Result {
+        let len = u32::try_from(src.len()).map_err(|_| EINVAL)?;
+        let end = offset
+            .checked_add(len)
+            .filter(|&end| end <= self.head_len())
+            .ok_or(EINVAL)?;
+        let end = c_uint::try_from(end).map_err(|_| EINVAL)?;
+        // SAFETY: `self.0` is valid (type invariant).
+        let writable = unsafe {
+            bindings::skb_cloned(self.as_raw()) == 0
+                || bindings::skb_clone_writable(self.as_raw(), end)
+        };
+        if !writable {
+            return Err(EINVAL);
+        }
+        let offset = c_int::try_from(offset).map_err(|_| EINVAL)?;
+        let len = c_int::try_from(len).map_err(|_| EINVAL)?;
+        // SAFETY: `self.0` is valid and exclusively ours (`&mut self`, type invariant); the range
+        // lies in the linear part, in memory no other skb shares (checked above); `src` is a
+        // distinct buffer of `len` bytes. The copy is a C `memcpy()`, with no Rust reference to
+        // the packet.
+        to_result(unsafe { bindings::skb_store_bits(self.as_raw(), offset, src.as_ptr().cast(), len) })
     }
 
     /// Marks a received packet's transport checksum as verified by the device
@@ -557,6 +657,24 @@ impl Drop for SkBuff {
     }
 }
 
+/// The seed a checksum offload engine expects in the TCP/UDP checksum field of a packet it
+/// segments: the one's-complement sum of the pseudo-header with a zero length, folded to 16 bits
+/// and not complemented (`~csum_tcpudp_magic(saddr, daddr, 0, proto, 0)`, and `tcp_v6_check()`
+/// alike), in network byte order. `addrs` is the source then the destination address, as in the
+/// IPv4 (8 bytes) or IPv6 (32 bytes) header.
+fn pseudo_header_seed(addrs: &[u8], proto: u8) -> [u8; 2] {
+    // The pseudo-header's (zero, protocol) word, then the addresses' words; at most 17 words of
+    // 16 bits, so the sum cannot overflow.
+    let mut sum = u32::from(proto);
+    for w in addrs.chunks(2) {
+        sum += u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    (sum as u16).to_be_bytes()
+}
+
 /// Offsets (from `skb->data`) and sizes describing a TCP GSO packet to a segmentation
 /// offload engine; see [`SkBuff::tso_prepare`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -687,5 +805,36 @@ impl PinnedDrop for Queue {
         while let Some(skb) = self.pop_front() {
             drop(skb);
         }
+    }
+}
+
+#[macros::kunit_tests(rust_net_skb)]
+mod tests {
+    use super::pseudo_header_seed;
+
+    #[test]
+    fn pseudo_header_seed_is_the_folded_sum() {
+        // 192.168.0.1 -> 192.168.0.2, TCP: 0xc0a8 + 0x0001 + 0xc0a8 + 0x0002 + 0x0006 = 0x18159,
+        // folded: 0x8159 + 1.
+        assert_eq!(
+            pseudo_header_seed(&[192, 168, 0, 1, 192, 168, 0, 2], 6),
+            [0x81, 0x5a]
+        );
+        // Carries fold back in: 4 * 0xffff + 6 = 0x40002 -> 0x0006.
+        assert_eq!(pseudo_header_seed(&[0xff; 8], 6), [0x00, 0x06]);
+        // IPv6 fe80::1 -> fe80::2: 2 * 0xfe80 + 1 + 2 + 6 = 0x1fd09 -> 0xfd0a.
+        let mut a = [0u8; 32];
+        a[0] = 0xfe;
+        a[1] = 0x80;
+        a[15] = 1;
+        a[16] = 0xfe;
+        a[17] = 0x80;
+        a[31] = 2;
+        assert_eq!(pseudo_header_seed(&a, 6), [0xfd, 0x0a]);
+        // A sum of exactly 0xffff stays 0xffff (`~csum_fold()` of it is 0xffff too), never 0.
+        assert_eq!(
+            pseudo_header_seed(&[0xff, 0xf9, 0, 0, 0, 0, 0, 0], 6),
+            [0xff, 0xff]
+        );
     }
 }
