@@ -83,6 +83,8 @@ mod registration;
 mod reset;
 mod txq;
 
+pub(crate) use self::print::warn_raw;
+use self::reset::PrivExtra;
 pub use self::{
     addr::{
         MacAddress,
@@ -103,8 +105,6 @@ pub use self::{
     },
     txq::TxQueue,
 };
-pub(crate) use self::print::warn_raw;
-use self::reset::PrivExtra;
 
 use crate::{
     bindings,
@@ -682,7 +682,10 @@ mod tests {
         }
     }
 
-    fn probe_device(parent: &device::Device<device::Bound>, flag: &'static Atomic<bool>) -> Result<Registration<'static, Probe>> {
+    fn probe_device(
+        parent: &device::Device<device::Bound>,
+        flag: &'static Atomic<bool>,
+    ) -> Result<Registration<'static, Probe>> {
         let mut b = Builder::new(1, 1, Probe(flag))?;
         b.set_name(c"rndtest%d")?;
         b.set_random_mac_address();
@@ -714,9 +717,8 @@ mod tests {
         let reg = probe_device(parent, &DROPPED)?;
         let dev = reg.access(parent)?;
         // SAFETY: Plain FFI call; the skb is freed by `SkBuff`'s `Drop`.
-        let raw = unsafe {
-            bindings::__alloc_skb(128, bindings::GFP_KERNEL, 0, bindings::NUMA_NO_NODE)
-        };
+        let raw =
+            unsafe { bindings::__alloc_skb(128, bindings::GFP_KERNEL, 0, bindings::NUMA_NO_NODE) };
         let raw = NonNull::new(raw).ok_or(ENOMEM)?;
         // SAFETY: A fresh skb: one reference, on no list.
         let mut skb = unsafe { SkBuff::from_raw(raw) };
@@ -732,7 +734,8 @@ mod tests {
             })?;
             assert_eq!(res, Err(EINVAL));
             assert_eq!(
-                dev.with_tx_queue_locked(&mut rtnl, 1, |_| ()).map_err(|e| e.to_errno()),
+                dev.with_tx_queue_locked(&mut rtnl, 1, |_| ())
+                    .map_err(|e| e.to_errno()),
                 Err(EINVAL.to_errno())
             );
         }
@@ -795,6 +798,9 @@ mod tests {
             filter | l2fw | gro
         );
         // Whatever the driver answers, it cannot add a bit outside `Feature`.
-        assert_eq!(Features::merge_into(gro, !Features::empty()) & (filter | l2fw), 0);
+        assert_eq!(
+            Features::merge_into(gro, !Features::empty()) & (filter | l2fw),
+            0
+        );
     }
 }

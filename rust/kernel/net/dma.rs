@@ -334,12 +334,7 @@ impl SkbSlots {
                 // SAFETY: `self.dev` is a valid device, whose DMA operations stay usable while we
                 // hold our reference (type invariant); `f < nr_frags`.
                 let addr = unsafe {
-                    bindings::skb_shinfo_frag_dma_map(
-                        self.dev.as_raw(),
-                        skb.as_raw(),
-                        f,
-                        DIR,
-                    )
+                    bindings::skb_shinfo_frag_dma_map(self.dev.as_raw(), skb.as_raw(), f, DIR)
                 };
                 // SAFETY: `addr` was just returned for `self.dev`.
                 if unsafe { bindings::dma_mapping_error(self.dev.as_raw(), addr) } != 0 {

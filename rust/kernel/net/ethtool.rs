@@ -77,16 +77,10 @@ pub const GSTRING_LEN: usize = bindings::ETH_GSTRING_LEN as usize;
 /// Coalescing parameters a driver supports (`ETHTOOL_COALESCE_*`), for
 /// [`Operations::SUPPORTED_COALESCE`]; the core rejects changes of other parameters.
 pub mod coalesce {
+    use crate::bindings;
+
     /// `rx-usecs`.
-    pub const RX_USECS: u32 = 1 << 0;
-    /// `rx-frames`.
-    pub const RX_MAX_FRAMES: u32 = 1 << 1;
-    /// `tx-usecs`.
-    pub const TX_USECS: u32 = 1 << 4;
-    /// `tx-frames`.
-    pub const TX_MAX_FRAMES: u32 = 1 << 5;
-    /// `adaptive-rx`.
-    pub const USE_ADAPTIVE_RX: u32 = 1 << 9;
+    pub const RX_USECS: u32 = bindings::ETHTOOL_COALESCE_RX_USECS;
 }
 
 /// Ring sizes (`ethtool -g`/`-G`).

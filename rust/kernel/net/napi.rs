@@ -105,6 +105,8 @@
 //! # let _ = no_run;
 //! ```
 
+#[cfg(CONFIG_PAGE_POOL)]
+use crate::net::page_pool::Page;
 use crate::{
     bindings, container_of,
     net::{
@@ -114,7 +116,6 @@ use crate::{
             Rtnl,
             TxQueue, //
         },
-        page_pool::Page,
         skb::SkBuff,
         stats::{
             QueueStats,
@@ -611,6 +612,7 @@ impl<'a, T: Poll> PollContext<'a, T> {
     /// ring under netpoll at all: interrupts may be disabled there, where a page must not be
     /// returned to its pool (see [`Page`]).
     #[inline]
+    #[cfg(CONFIG_PAGE_POOL)]
     pub fn build_skb(&mut self, page: Page, headroom: u32, len: u32) -> Result<SkBuff, Page> {
         if self.budget == 0 {
             return Err(page);

@@ -8,6 +8,11 @@
 //! [`include/linux/netdevice.h`](srctree/include/linux/netdevice.h),
 //! [`include/linux/etherdevice.h`](srctree/include/linux/etherdevice.h).
 
+#[cfg(CONFIG_PAGE_POOL)]
+use crate::net::page_pool::{
+    Page,
+    PAGE_SIZE, //
+};
 use crate::{
     bindings,
     error::to_result,
@@ -17,10 +22,6 @@ use crate::{
             Operations, //
         },
         napi::Budget,
-        page_pool::{
-            Page,
-            PAGE_SIZE, //
-        },
     },
     prelude::*,
     types::Opaque,
@@ -32,6 +33,9 @@ use core::{
 
 /// Length of an Ethernet header (`ETH_HLEN`).
 pub const ETH_HLEN: u32 = bindings::ETH_HLEN;
+
+/// Length of an 802.1Q tag: its EtherType and tag control (`VLAN_HLEN`).
+pub const VLAN_HLEN: u32 = bindings::VLAN_HLEN;
 
 /// Most page fragments an skb can have (`MAX_SKB_FRAGS`).
 pub const MAX_SKB_FRAGS: usize = bindings::MAX_SKB_FRAGS as usize;
@@ -159,6 +163,7 @@ impl SkBuff {
         .next_multiple_of(bindings::SMP_CACHE_BYTES as usize);
 
     /// Checks that a packet of `len` bytes at `headroom` fits in a page with the shared info.
+    #[cfg(CONFIG_PAGE_POOL)]
     fn check_page_layout(headroom: u32, len: u32) -> bool {
         headroom as usize + len as usize + Self::SHINFO_SIZE <= PAGE_SIZE
     }
@@ -170,6 +175,7 @@ impl SkBuff {
     ///
     /// `skb` is a fresh skb whose head is `page` (its reference now owned by the skb), checked
     /// with `check_page_layout(headroom, len)`.
+    #[cfg(CONFIG_PAGE_POOL)]
     unsafe fn finish_page_skb(skb: NonNull<bindings::sk_buff>, headroom: u32, len: u32) -> Self {
         // SAFETY: A fresh, linear skb with `PAGE_SIZE - SHINFO_SIZE` bytes of room, of which
         // `headroom + len` are used (caller).
@@ -190,6 +196,7 @@ impl SkBuff {
     /// # Safety
     ///
     /// Must be called from a NAPI poll function with a non-zero budget.
+    #[cfg(CONFIG_PAGE_POOL)]
     pub(crate) unsafe fn napi_build_from_page(
         page: Page,
         headroom: u32,
@@ -216,6 +223,7 @@ impl SkBuff {
     ///
     /// Gives the page back if the skb already has [`MAX_SKB_FRAGS`] fragments, if its data is
     /// shared with a clone or if the range is not inside the page.
+    #[cfg(CONFIG_PAGE_POOL)]
     pub fn add_rx_frag(&mut self, page: Page, offset: u32, len: u32) -> Result<(), Page> {
         let nr = self.nr_frags();
         // SAFETY: `self.0` is valid (type invariant).
@@ -276,7 +284,7 @@ impl SkBuff {
     /// # Examples
     ///
     /// ```
-    /// use kernel::net::{page_pool::{PagePool, Params}, skb::SkBuff};
+    /// use kernel::net::skb::SkBuff;
     /// use kernel::prelude::*;
     ///
     /// fn check(skb: &SkBuff) -> Result {
@@ -414,17 +422,25 @@ impl SkBuff {
         // The source and the destination address, adjacent in both IP headers (the `addrs`
         // group, bindgen's first anonymous union).
         let mut addrs = [0u8; 32];
-        let (ipv4, addrs, ip_csum, ip_end) = if v4 && proto == (bindings::ETH_P_IP as u16).to_be()
-        {
+        let (ipv4, addrs, ip_csum, ip_end) = if v4 && proto == (bindings::ETH_P_IP as u16).to_be() {
             let addrs = &mut addrs[..8];
-            self.copy_to(ip + offset_of!(bindings::iphdr, __bindgen_anon_1) as u32, addrs)?;
+            self.copy_to(
+                ip + offset_of!(bindings::iphdr, __bindgen_anon_1) as u32,
+                addrs,
+            )?;
             let ip_csum = ip + offset_of!(bindings::iphdr, check) as u32;
             self.store(ip + offset_of!(bindings::iphdr, tot_len) as u32, &[0; 2])?;
             self.store(ip_csum, &[0; 2])?;
             (true, &*addrs, ip_csum, tcp - 1)
         } else if v6 && proto == (bindings::ETH_P_IPV6 as u16).to_be() {
-            self.copy_to(ip + offset_of!(bindings::ipv6hdr, __bindgen_anon_1) as u32, &mut addrs)?;
-            self.store(ip + offset_of!(bindings::ipv6hdr, payload_len) as u32, &[0; 2])?;
+            self.copy_to(
+                ip + offset_of!(bindings::ipv6hdr, __bindgen_anon_1) as u32,
+                &mut addrs,
+            )?;
+            self.store(
+                ip + offset_of!(bindings::ipv6hdr, payload_len) as u32,
+                &[0; 2],
+            )?;
             (false, &addrs[..], 0, 0)
         } else {
             return Err(EINVAL);
@@ -474,7 +490,9 @@ impl SkBuff {
         // lies in the linear part, in memory no other skb shares (checked above); `src` is a
         // distinct buffer of `len` bytes. The copy is a C `memcpy()`, with no Rust reference to
         // the packet.
-        to_result(unsafe { bindings::skb_store_bits(self.as_raw(), offset, src.as_ptr().cast(), len) })
+        to_result(unsafe {
+            bindings::skb_store_bits(self.as_raw(), offset, src.as_ptr().cast(), len)
+        })
     }
 
     /// Marks a received packet's transport checksum as verified by the device
@@ -536,6 +554,7 @@ impl SkBuff {
     ///
     /// Fails with `EINVAL` if the range is not inside the page, and otherwise like
     /// [`SkBuff::put_data`]. The copy is a C `memcpy()`, without a Rust reference to the page.
+    #[cfg(CONFIG_PAGE_POOL)]
     pub fn put_from_page(&mut self, page: &Page, offset: u32, len: u32) -> Result {
         if offset as usize + len as usize > PAGE_SIZE {
             return Err(EINVAL);

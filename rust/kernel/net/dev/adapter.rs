@@ -23,10 +23,7 @@ use crate::{
         to_result, //
     },
     irq::IrqReturn,
-    net::{
-        skb::SkBuff,
-        stats::RtnlLinkStats64,
-    },
+    net::{skb::SkBuff, stats::RtnlLinkStats64},
     prelude::*,
     sync::atomic::{
         atomic_store,
@@ -228,7 +225,10 @@ impl<T: Operations> Adapter<T> {
     ///
     /// Must only be installed by [`Registration::new_with_irq`], with a device of type `T` as
     /// `cookie`.
-    pub(super) unsafe extern "C" fn interrupt(_irq: c_int, cookie: *mut c_void) -> bindings::irqreturn_t {
+    pub(super) unsafe extern "C" fn interrupt(
+        _irq: c_int,
+        cookie: *mut c_void,
+    ) -> bindings::irqreturn_t {
         // SAFETY: `cookie` is a device allocated by `Builder::<T>::new` whose private data is
         // initialised, and stays so until after the handler is freed (see `Registration`). No
         // `&Device<T>` is created: the device may not be registered.
@@ -389,4 +389,3 @@ impl<T: Operations> Adapter<T> {
         ..pin_init::zeroed()
     };
 }
-

@@ -85,4 +85,3 @@ impl Features {
         (core & !Self::all_bits()) | (u64::from(driver) & Self::all_bits())
     }
 }
-

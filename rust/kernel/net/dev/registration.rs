@@ -15,12 +15,7 @@ use super::{
     Operations, //
 };
 use crate::{
-    bindings, device,
-    devres::Devres,
-    error::to_result,
-    net::stats::QueueStats,
-    pci,
-    prelude::*,
+    bindings, device, devres::Devres, error::to_result, net::stats::QueueStats, pci, prelude::*,
     types::ScopeGuard,
 };
 use core::{
@@ -462,7 +457,10 @@ impl<'a, T: Operations> Registration<'a, T> {
     /// Fails with `ENODEV` if the registration was torn down by an earlier unbind of `parent`
     /// (a registration kept past its binding, e.g. in a `static`, and asked again after the
     /// device was bound anew).
-    pub fn access<'b>(&'b self, parent: &'b device::Device<device::Bound>) -> Result<&'b Device<T>> {
+    pub fn access<'b>(
+        &'b self,
+        parent: &'b device::Device<device::Bound>,
+    ) -> Result<&'b Device<T>> {
         self.inner.access(parent)?;
         if self.inner.try_access_with(|_| ()).is_none() {
             return Err(ENODEV);
@@ -475,4 +473,3 @@ impl<'a, T: Operations> Registration<'a, T> {
         Ok(unsafe { Device::from_raw(self.ndev.as_ptr()) })
     }
 }
-

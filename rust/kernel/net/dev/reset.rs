@@ -8,12 +8,7 @@ use super::{
     Operations,
     Rtnl, //
 };
-use crate::{
-    bindings,
-    prelude::*,
-    sync::atomic::Atomic,
-    types::Opaque,
-};
+use crate::{bindings, prelude::*, sync::atomic::Atomic, types::Opaque};
 
 /// State the abstractions keep per device, after `T` in the private area.
 ///

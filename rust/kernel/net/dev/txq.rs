@@ -231,4 +231,3 @@ impl<'a> TxQueue<'a> {
         unsafe { StatsWriter::new(self.stats) }
     }
 }
-

@@ -24,7 +24,7 @@ use kernel::{
     net::{
         dev::{self, Device, Feature, Features, Rtnl, TxQueue},
         napi::{Napi, PollContext},
-        skb::{SkBuff, ETH_HLEN},
+        skb::{SkBuff, ETH_HLEN, VLAN_HLEN},
     },
     netdev_info, pci,
     prelude::*,
@@ -45,8 +45,6 @@ const DRV_NAME: &CStr = c"e1000_rust";
 const MAX_MTU: u32 = 16110;
 /// Ethernet FCS length.
 const ETH_FCS_LEN: u32 = uapi::ETH_FCS_LEN;
-/// VLAN tag length (an 802.1Q tag: its EtherType and TCI).
-const VLAN_HLEN: u32 = 4;
 /// The 802.1Q EtherType.
 const ETH_P_8021Q: u16 = uapi::ETH_P_8021Q as u16;
 

@@ -522,7 +522,8 @@ impl RxRing {
             pages,
             count: DEFAULT_DESCS,
             next_to_clean: 0,
-            max_frame: 1522,
+            // Set by `configure`, before the device is given the ring.
+            max_frame: 0,
             partial: None,
             discarding: false,
         })
