@@ -8,13 +8,17 @@
 #   make test   functional tests + kernel selftests, C and Rust drivers
 #               (NIC="e1000 virtio" DRIVER="c rust" TESTS=name,name)
 #   make bench  C vs Rust, alternating in one boot: medians and ratios
+#   make series the work as a git format-patch series (build/series/)
+#   make series-check  prove it: git am, checkpatch, the bisection build
 #   make deps | kernel | image | clean
+#   KDIR=/path/to/linux  build, boot and test that 7.3 git tree, with the
+#               series applied on a new branch of it, instead of Debian's
 
 SHELL := /bin/bash
 CONFIG ?= default
-export NIC DRIVER TESTS CONFIG
+export NIC DRIVER TESTS CONFIG KDIR
 
-.PHONY: all deps kernel image run test bench clean
+.PHONY: all deps kernel image run test bench series series-check clean
 
 all: kernel
 
@@ -38,6 +42,12 @@ test: kernel image
 # build/bench/ (JSON, PNG).
 bench: kernel image
 	@bash tests/harness.sh bench
+
+series: deps
+	@bash ci/series.sh
+
+series-check: deps
+	@bash ci/series.sh check
 
 clean:
 	rm -rf build

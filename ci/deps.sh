@@ -17,7 +17,7 @@ APT_PKGS=(
 	clang-22 lld-22 llvm-22 libclang-22-dev
 	bc flex bison libelf-dev libssl-dev cpio dwarves kmod make
 	ccache qemu-system-x86 debootstrap iproute2 xz-utils rsync patch jq
-	python3-venv python3-yaml python3-jsonschema
+	python3-venv python3-yaml python3-jsonschema python3-ply python3-git git
 )
 
 missing=()

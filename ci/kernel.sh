@@ -7,13 +7,24 @@
 # Files are only rewritten when their content changes, so editing one
 # overlay file rebuilds only what depends on it.
 #
+# With KDIR=/path/to/linux (a git tree of Linux 7.3 without uncommitted
+# changes), the series (ci/series.sh) is applied on a new branch of that tree
+# with `git am`, and that tree is built instead.
+#
 # Usage: ci/kernel.sh [VARIANT]   (VARIANT: default; configs/VARIANT/*.config
 #                                  are merged on top of configs/*.config)
+#        ci/kernel.sh --tree      only prepare the source tree (the overlay,
+#                                  and KDIR's branch), no configuration or build
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+TREE_ONLY=0
+if [ "${1:-}" = --tree ]; then
+	TREE_ONLY=1
+	shift
+fi
 VARIANT=${1:-${CONFIG:-default}}
-OUT=$KTREE/out-$VARIANT
+OUT=$OUT_BASE-$VARIANT
 
 unpack_pristine() {
 	local deb
@@ -23,7 +34,7 @@ unpack_pristine() {
 		return
 	fi
 	stage_begin unpack
-	rm -rf "$PRISTINE" "$KSRC" "$KTREE"/out-* "$KTREE/overlay-manifest.txt" "$KTREE/tmp-unpack"
+	rm -rf "$PRISTINE" "$OVERLAY_SRC" "$KTREE"/out-* "$KTREE/overlay-manifest.txt" "$KTREE/tmp-unpack"
 	mkdir -p "$KTREE/tmp-unpack"
 	dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards './usr/src/linux-source-*.tar.xz' |
 		tar -xJ -C "$KTREE/tmp-unpack"
@@ -36,7 +47,7 @@ unpack_pristine() {
 # Write $2 into the tree at path $1 only if it differs. Replaces the file
 # (never writes through a hard link into the pristine copy).
 put_file() {
-	local rel=$1 src=$2 dst=$KSRC/$1
+	local rel=$1 src=$2 dst=$OVERLAY_SRC/$1
 	if [ -f "$dst" ] && cmp -s "$src" "$dst"; then
 		return
 	fi
@@ -51,15 +62,15 @@ restore_pristine() {
 	if [ -f "$PRISTINE/$rel" ]; then
 		put_file "$rel" "$PRISTINE/$rel"
 	else
-		rm -f "$KSRC/$rel"
+		rm -f "$OVERLAY_SRC/$rel"
 		log "  removed $rel"
 	fi
 }
 
 apply_overlay() {
 	stage_begin overlay
-	if [ ! -d "$KSRC" ]; then
-		cp -al "$PRISTINE" "$KSRC"
+	if [ ! -d "$OVERLAY_SRC" ]; then
+		cp -al "$PRISTINE" "$OVERLAY_SRC"
 	fi
 
 	# Patched files: start each from its pristine copy, apply patches/*.patch
@@ -192,7 +203,8 @@ selftests() {
 	stage_end selftests
 }
 
-# build/{pristine,linux,out-VARIANT} in the clone point at the shared tree.
+# build/{pristine,linux,out-VARIANT} in the clone point at the shared tree
+# (build/linux: the tree that is built, KDIR's if given).
 link_tree() {
 	local l
 	mkdir -p "$BUILD"
@@ -200,13 +212,61 @@ link_tree() {
 		if [ -e "$BUILD/$l" ] && [ ! -L "$BUILD/$l" ]; then
 			rm -rf "${BUILD:?}/$l"
 		fi
-		ln -sfn "$KTREE/$l" "$BUILD/$l"
 	done
+	ln -sfn "$PRISTINE" "$BUILD/pristine"
+	ln -sfn "$KSRC" "$BUILD/linux"
+	ln -sfn "$OUT" "$BUILD/out-$VARIANT"
+}
+
+# KDIR: check the user's tree, then put the series on a branch of it named
+# after the series' last commit (rustnic/ID). A branch that exists is
+# checked out again; a new one starts where the user's tree was, or, when
+# the tree is on an older rustnic/ branch, where that branch started.
+# Any failure leaves the tree as it was.
+apply_to_kdir() {
+	stage_begin kdir
+	local v p id branch base orig
+	git -C "$KSRC" rev-parse --git-dir >/dev/null 2>&1 || die "KDIR=$KSRC is not a git tree"
+	v=$(sed -n 's/^VERSION = //p' "$KSRC/Makefile" 2>/dev/null)
+	p=$(sed -n 's/^PATCHLEVEL = //p' "$KSRC/Makefile" 2>/dev/null)
+	[ "$v.$p" = 7.3 ] || die "KDIR=$KSRC is not Linux 7.3 (Makefile says '$v.$p'): left untouched"
+	[ -z "$(git -C "$KSRC" status --porcelain --untracked-files=no)" ] ||
+		die "KDIR=$KSRC has uncommitted changes: commit or stash them (left untouched)"
+	bash "$TOP/ci/series.sh" >/dev/null
+	id=$(git -C "$KTREE/series-sparse" rev-parse --short=12 HEAD)
+	branch=rustnic/$id
+	orig=$(git -C "$KSRC" symbolic-ref -q --short HEAD || git -C "$KSRC" rev-parse HEAD)
+	if git -C "$KSRC" rev-parse -q --verify "refs/heads/$branch" >/dev/null; then
+		[ "$orig" = "$branch" ] || git -C "$KSRC" checkout -q "$branch" ||
+			die "KDIR: cannot check out $branch"
+		log "KDIR: $KSRC is on $branch (the series is applied)"
+	else
+		base=$(git -C "$KSRC" rev-parse HEAD)
+		case $orig in
+		rustnic/*) base=$(git -C "$KSRC" config "branch.$orig.rustnic-base" || echo "$base") ;;
+		esac
+		git -C "$KSRC" checkout -q -b "$branch" "$base" || die "KDIR: cannot create branch $branch"
+		local -a am=(git -C "$KSRC")
+		git -C "$KSRC" config user.email >/dev/null || am+=(-c user.name=rustnic -c user.email=rustnic@localhost)
+		if ! "${am[@]}" am -q "$BUILD"/series/000[1-9]-*.patch "$BUILD"/series/00[1-9][0-9]-*.patch \
+			>"$LOGS/kdir-am.log" 2>&1; then
+			git -C "$KSRC" am --abort >/dev/null 2>&1 || true
+			git -C "$KSRC" checkout -q "$orig"
+			git -C "$KSRC" branch -q -D "$branch"
+			cat "$LOGS/kdir-am.log" >&2
+			die "the series does not apply to KDIR=$KSRC (left on $orig, as it was)"
+		fi
+		git -C "$KSRC" config "branch.$branch.rustnic-base" "$base"
+		log "KDIR: series applied to $KSRC on the new branch $branch (from $orig)"
+	fi
+	stage_end kdir
 }
 
 unpack_pristine
-link_tree
 apply_overlay
+[ -z "${KDIR:-}" ] || apply_to_kdir
+((TREE_ONLY == 0)) || exit 0
+link_tree
 configure
 build
 selftests

@@ -11,8 +11,19 @@ LOGS=$BUILD/logs
 # changes instead of the whole kernel. build/{pristine,linux,out-*} in the
 # clone are symlinks to it.
 KTREE=${RUSTNIC_KTREE:-$CACHE/kernel}
-KSRC=$KTREE/linux
 PRISTINE=$KTREE/pristine
+# The pristine tree with the overlay applied (what the patch series gives).
+OVERLAY_SRC=$KTREE/linux
+# The tree that is built and booted: OVERLAY_SRC, or with KDIR=/path the
+# user's own 7.3 git tree, on a branch with the series applied
+# (ci/kernel.sh). Its objects are in $OUT_BASE-VARIANT.
+if [ -n "${KDIR:-}" ]; then
+	KSRC=$(cd "$KDIR" 2>/dev/null && pwd) || { printf '[rustnic] error: KDIR=%s: no such directory\n' "$KDIR" >&2; exit 1; }
+	OUT_BASE=$KTREE/kdir-$(printf %s "$KSRC" | sha256sum | cut -c1-8)/out
+else
+	KSRC=$OVERLAY_SRC
+	OUT_BASE=$KTREE/out
+fi
 
 BINDGEN_VERSION=0.73.2
 VNG_VERSION=1.42

@@ -149,7 +149,7 @@ __rust_helper void rust_helper_netdev_priv_flags_clear(struct net_device *dev,
 }
 
 __rust_helper bool rust_helper___netdev_tx_sent_queue(struct netdev_queue *dev_queue,
-						     unsigned int bytes, bool xmit_more)
+						      unsigned int bytes, bool xmit_more)
 {
 	return __netdev_tx_sent_queue(dev_queue, bytes, xmit_more);
 }

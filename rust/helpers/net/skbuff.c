@@ -26,7 +26,7 @@ __rust_helper int rust_helper_skb_cloned(const struct sk_buff *skb)
 }
 
 __rust_helper bool rust_helper_skb_clone_writable(const struct sk_buff *skb,
-						 unsigned int len)
+						  unsigned int len)
 {
 	return skb_clone_writable(skb, len);
 }
@@ -67,7 +67,7 @@ __rust_helper unsigned int rust_helper_skb_shinfo_nr_frags(const struct sk_buff 
 }
 
 __rust_helper unsigned int rust_helper_skb_shinfo_frag_size(const struct sk_buff *skb,
-							     unsigned int i)
+							    unsigned int i)
 {
 	return skb_frag_size(&skb_shinfo(skb)->frags[i]);
 }
