@@ -8,12 +8,12 @@
 //! 1. [`Builder::new`] allocates the device (`alloc_etherdev_mqs()`) and pin-initialises `T`
 //!    in place; the builder can then set the name, MAC address and MTU limits while the device is
 //!    still private to the driver.
-//! 2. [`Registration::new`] registers it (`register_netdev()`) as the child of a bound device
-//!    (a bus device in `probe`, or a faux device a module creates). From then on the networking core
-//!    calls the [`Operations`] callbacks, each with a shared [`&Device<T>`](Device), from which
-//!    the driver reaches its `T` with [`Device::data`]. Callbacks run concurrently with each
-//!    other (transmit on every queue, statistics under RCU only, NAPI polls, control operations
-//!    under RTNL), so they never get `&mut` access: `T` uses interior mutability where needed.
+//! 2. [`Registration::new`] registers it (`register_netdev()`) as the child of a bound device (a
+//!    bus device in `probe`, or a faux device a module creates). From then on the networking core
+//!    calls the [`Operations`] callbacks, each with a shared [`&Device<T>`](Device), from which the
+//!    driver reaches its `T` with [`Device::data`]. Callbacks run concurrently with each other
+//!    (transmit on every queue, statistics under RCU only, NAPI polls, control operations under
+//!    RTNL), so they never get `&mut` access: `T` uses interior mutability where needed.
 //! 3. Dropping the [`Registration`], or the unbinding of its parent device if the registration
 //!    was leaked, unregisters the device (`unregister_netdev()`, which calls
 //!    [`Operations::stop`] if the device is up and waits for all callbacks and references), then

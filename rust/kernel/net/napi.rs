@@ -18,16 +18,17 @@
 //!   enabled --pause()--> paused (napi_disable) --guard dropped--> enabled (napi_enable)
 //! ```
 //!
-//! As in netdevsim and veth, the instance is added to the device when it is enabled, which is
-//! only possible from [`Operations::open`](super::dev::Operations::open) (it needs the
-//! [`OpenContext`]), and deleted when it is disabled: by the driver, typically in
+//! As in netdevsim and veth, the instance is added to the device when it is enabled, which is only
+//! possible from [`Operations::open`](super::dev::Operations::open) (it needs the [`OpenContext`]),
+//! and deleted when it is disabled: by the driver, typically in
 //! [`Operations::stop`](super::dev::Operations::stop), and in any case by the abstraction right
-//! after `stop` (and after a failed `open`). Dropping the [`Napi`] disables and deletes it too. [`Napi::schedule`] may be called from any context at any time: while the
-//! instance is idle or disabled its `NAPI_STATE_SCHED` bit is set, so scheduling is a no-op.
-//! Operations that are only valid while the instance is being polled (delivering packets,
-//! recycling buffers, writing RX statistics) only exist on [`PollContext`], which only exists
-//! during a poll call; deletion only happens in [`Napi::disable`] or on drop. So there is nothing
-//! to misuse after disabling or deleting an instance.
+//! after `stop` (and after a failed `open`). Dropping the [`Napi`] disables and deletes it too.
+//! [`Napi::schedule`] may be called from any context at any time: while the instance is idle or
+//! disabled its `NAPI_STATE_SCHED` bit is set, so scheduling is a no-op. Operations that are only
+//! valid while the instance is being polled (delivering packets, recycling buffers, writing RX
+//! statistics) only exist on [`PollContext`], which only exists during a poll call; deletion only
+//! happens in [`Napi::disable`] or on drop. So there is nothing to misuse after disabling or
+//! deleting an instance.
 //!
 //! C header: [`include/linux/netdevice.h`](srctree/include/linux/netdevice.h).
 //!
@@ -605,12 +606,12 @@ impl<'a, T: Poll> PollContext<'a, T> {
         NonNull::new(skb).map(|skb| unsafe { SkBuff::from_raw(skb) })
     }
 
-    /// Builds an skb around a page pool page holding a received frame of `len` bytes at
-    /// `headroom`, from the per-CPU NAPI cache (`napi_build_skb()`), without copying; freeing
-    /// the skb returns the page to its pool. Gives the page back under netpoll (budget 0), if
-    /// the frame and the shared info do not fit in the page or if no skb could be allocated. A poll function should not touch its RX
-    /// ring under netpoll at all: interrupts may be disabled there, where a page must not be
-    /// returned to its pool (see [`Page`]).
+    /// Builds an skb around a page pool page holding a received frame of `len` bytes at `headroom`,
+    /// from the per-CPU NAPI cache (`napi_build_skb()`), without copying; freeing the skb returns
+    /// the page to its pool. Gives the page back under netpoll (budget 0), if the frame and the
+    /// shared info do not fit in the page or if no skb could be allocated. A poll function should
+    /// not touch its RX ring under netpoll at all: interrupts may be disabled there, where a page
+    /// must not be returned to its pool (see [`Page`]).
     #[inline]
     #[cfg(CONFIG_PAGE_POOL)]
     pub fn build_skb(&mut self, page: Page, headroom: u32, len: u32) -> Result<SkBuff, Page> {

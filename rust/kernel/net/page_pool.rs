@@ -3,11 +3,11 @@
 //! Page pools for receive buffers (`struct page_pool`).
 //!
 //! A NIC's receive ring needs a steady supply of buffers that are DMA-mapped for the device. A
-//! [`PagePool`] hands out pages that it mapped once, when it first allocated them, and takes
-//! them back when the stack is done with a packet: a page freed through an skb made with
+//! [`PagePool`] hands out pages that it mapped once, when it first allocated them, and takes them
+//! back when the stack is done with a packet: a page freed through an skb made with
 //! [`PollContext::build_skb`](crate::net::napi::PollContext::build_skb) or attached with
-//! [`SkBuff::add_rx_frag`](crate::net::skb::SkBuff::add_rx_frag) returns to its pool instead of the page allocator, still mapped.
-//! One pool serves one receive queue.
+//! [`SkBuff::add_rx_frag`](crate::net::skb::SkBuff::add_rx_frag) returns to its pool instead of the
+//! page allocator, still mapped. One pool serves one receive queue.
 //!
 //! [`Page`] is one page from a pool, owned by the driver while it is on a descriptor. Dropping
 //! it returns it to its pool. A page never outlives its pool's memory: `page_pool_destroy()`

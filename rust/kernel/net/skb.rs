@@ -401,7 +401,7 @@ impl SkBuff {
             return Err(EINVAL);
         }
         // The TCP header length: the data offset, in 32-bit words, is the byte after the
-        // acknowledgement number (`tcp_hdrlen()`).
+        // acknowledgment number (`tcp_hdrlen()`).
         let mut doff = [0u8];
         self.copy_to(tcp + 12, &mut doff)?;
         let doff = u32::from(doff[0] >> 4);

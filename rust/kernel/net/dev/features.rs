@@ -10,8 +10,9 @@ impl_flags!(
     /// A closed set: it only ever holds features that a driver on these abstractions can honour
     /// without further device operations (the abstraction installs no `ndo_vlan_rx_add_vid`,
     /// `ndo_dfwd_add_station`, `ndo_setup_tc`, ...). Drivers cannot build one from raw bits, and
-    /// what the core passes to [`fix_features`](super::Operations::fix_features) and [`set_features`](super::Operations::set_features) is
-    /// narrowed to these features; the core's own bits are kept as they were.
+    /// what the core passes to [`fix_features`](super::Operations::fix_features) and
+    /// [`set_features`](super::Operations::set_features) is narrowed to these features; the core's
+    /// own bits are kept as they were.
     ///
     /// # Examples
     ///

@@ -89,8 +89,8 @@ impl PrivExtra {
 
 impl<T: Operations> Device<T> {
     /// Schedules [`Operations::reset`] to run soon in process context (on the system's unbound
-    /// workqueue, `system_dfl_wq`). Any context. Returns `false` if a reset was already pending or the driver
-    /// has no `reset`.
+    /// workqueue, `system_dfl_wq`). Any context. Returns `false` if a reset was already pending or
+    /// the driver has no `reset`.
     pub fn schedule_reset(&self) -> bool {
         if !T::HAS_RESET {
             return false;

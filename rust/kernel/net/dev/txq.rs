@@ -20,13 +20,13 @@ use core::ptr::NonNull;
 
 /// A locked TX queue.
 ///
-/// Passed to [`Operations::start_xmit`](super::Operations::start_xmit) (the core holds the lock) and to the closure of
-/// [`Device::with_tx_queue_locked`](super::Device::with_tx_queue_locked).
+/// Passed to [`Operations::start_xmit`](super::Operations::start_xmit) (the core holds the lock)
+/// and to the closure of [`Device::with_tx_queue_locked`](super::Device::with_tx_queue_locked).
 ///
 /// # Invariants
 ///
-/// For the lifetime `'a`, the current CPU holds `txq->_xmit_lock` with BH (or interrupts)
-/// disabled; `txq` is queue `index` of a device created by [`Builder`](super::Builder) and `stats` are that
+/// For the lifetime `'a`, the current CPU holds `txq->_xmit_lock` with BH (or interrupts) disabled;
+/// `txq` is queue `index` of a device created by [`Builder`](super::Builder) and `stats` are that
 /// queue's statistics.
 pub struct TxQueue<'a> {
     txq: NonNull<bindings::netdev_queue>,

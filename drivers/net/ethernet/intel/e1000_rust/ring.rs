@@ -4,9 +4,10 @@
 //!
 //! Descriptors live in coherent DMA memory, viewed as an array of `#[repr(C)]` [`Desc`]s and
 //! accessed field by field with volatile I/O projections, so the driver needs no `unsafe`; their
-//! command and status words are typed bitfields ([`TxData`], [`TxCtxCmd`], [`RxStatus`]). TX buffers are
-//! the socket buffers being sent, mapped with streaming DMA through [`SkbSlots`], one slot per
-//! descriptor; RX buffers are pages from a page pool, mapped once by the pool and recycled.
+//! command and status words are typed bitfields ([`TxData`], [`TxCtxCmd`], [`RxStatus`]). TX
+//! buffers are the socket buffers being sent, mapped with streaming DMA through [`SkbSlots`], one
+//! slot per descriptor; RX buffers are pages from a page pool, mapped once by the pool and
+//! recycled.
 //!
 //! Both rings are allocated once, at probe, at the largest size the device supports; the size
 //! in use ([`TxRing::count`], [`RxRing::count`]) is what is programmed into TDLEN/RDLEN, so
