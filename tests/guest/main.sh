@@ -1027,12 +1027,20 @@ nic_irqs() {
 	awk -v i="$irq:" '$1 == i { s = 0; for (k = 2; k <= NF; k++) if ($k ~ /^[0-9]+$/) s += $k; print s }' /proc/interrupts
 }
 
-# One benchmark round for one driver: a JSON line in $OUT/bench.jsonl.
+# One benchmark round for one driver: a JSON line in $3 (round 0: the
+# warm-up). $4: "default" (the driver's own interrupt moderation) or "equal"
+# (moderation off on both: `ethtool -C rx-usecs 0`, the one setting both
+# e1000 drivers take alike). The line records the driver's `ethtool -c`.
 bench_one() {
-	local round=$1 driver=$2 secs=${BENCH_SECS:-10} j tcp1 tcp4 udp rtt rtt50 irq0 irq1 mb
+	local round=$1 driver=$2 dst=$3 setting=$4 secs=${BENCH_SECS:-10} j tcp1 tcp4 udp rtt rtt50 irq0 irq1 mb
+	local coal
 	setup_dut "$driver" >/dev/null || { say "bench: cannot set up $driver"; return 1; }
+	if [ "$setting" = equal ]; then
+		ethtool -C "$DEV" rx-usecs 0 || { say "bench: $driver: ethtool -C rx-usecs 0 failed"; return 1; }
+	fi
+	coal=$(ethtool -c "$DEV" 2>/dev/null | awk -F': *' '/^rx-usecs:/ { print $2 }')
 	warm_neigh
-	j=$OUT/bench-$round-$driver
+	j=$OUT/bench-$setting-$round-$driver
 	in_peer iperf3 -s -D -B "$REMOTE_V4" -1 >/dev/null 2>&1
 	wait_listen 5201 "$NS"
 	irq0=$(nic_irqs)
@@ -1057,10 +1065,10 @@ bench_one() {
 	rtt=$(awk -F'[/ =]+' '/^rtt/ { print $7 * 1000 }' "$j-ping.txt")
 	rtt50=$(sed -nE 's/.* time=([0-9.]+) ms.*/\1/p' "$j-ping.txt" | sort -n |
 		awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) * 1000 }')
-	printf '{"round":%d,"driver":"%s","tcp1_mbps":%s,"tcp4_mbps":%s,"udp64_pps":%s,"rtt_avg_us":%s,"rtt_p50_us":%s,"irqs_per_mb":%s}\n' \
-		"$round" "$driver" "$tcp1" "$tcp4" "$udp" "$rtt" "$rtt50" \
-		"$(jq -n "($irq1 - $irq0) / $mb")" >>"$OUT/bench.jsonl"
-	say "bench round $round $driver: tcp1 $tcp1 tcp4 $tcp4 udp64 $udp pps rtt $rtt us (median $rtt50 us)"
+	printf '{"setting":"%s","round":%d,"driver":"%s","module":"%s","rx_usecs":"%s","tcp1_mbps":%s,"tcp4_mbps":%s,"udp64_pps":%s,"rtt_avg_us":%s,"rtt_p50_us":%s,"irqs_per_mb":%s}\n' \
+		"$setting" "$round" "$driver" "$DRVNAME" "${coal:-?}" "$tcp1" "$tcp4" "$udp" "$rtt" "$rtt50" \
+		"$(jq -n "($irq1 - $irq0) / $mb")" >>"$dst"
+	say "bench $setting round $round $driver (rx-usecs ${coal:-?}): tcp1 $tcp1 tcp4 $tcp4 udp64 $udp pps rtt $rtt us (median $rtt50 us)"
 }
 
 # Register accesses per MB (make bench, second boot with QEMU tracing MMIO):
@@ -1116,12 +1124,27 @@ run_rtt_trace() {
 }
 
 # A B A B ...: the drivers alternate on the same NIC in one boot.
+# For each setting (BENCH_SETTINGS, default "default equal"): one warm-up
+# round per driver, discarded, then BENCH_ROUNDS rounds in the order A B, B A,
+# A B, ... so that neither driver always runs first. A failed round is a
+# failed result (and missing from bench.jsonl, which the report checks).
 run_bench() {
-	local r d rounds=${BENCH_ROUNDS:-3}
+	local r d rounds=${BENCH_ROUNDS:-3} setting
+	local -a drivers=(${DRIVERS//,/ }) order
 	: >"$OUT/bench.jsonl"
-	for r in $(seq "$rounds"); do
-		for d in ${DRIVERS//,/ }; do
-			bench_one "$r" "$d" || record "$NIC/$d" "bench-$r" fail "benchmark round failed"
+	: >"$OUT/bench-warmup.jsonl"
+	for setting in ${BENCH_SETTINGS:-default equal}; do
+		for d in "${drivers[@]}"; do
+			bench_one 0 "$d" "$OUT/bench-warmup.jsonl" "$setting" ||
+				record "$NIC/$d" "bench-$setting-warmup" fail "benchmark warm-up round failed"
+		done
+		for r in $(seq "$rounds"); do
+			order=("${drivers[@]}")
+			((r % 2)) || order=($(printf '%s\n' "${drivers[@]}" | tac))
+			for d in "${order[@]}"; do
+				bench_one "$r" "$d" "$OUT/bench.jsonl" "$setting" ||
+					record "$NIC/$d" "bench-$setting-$r" fail "benchmark round failed"
+			done
 		done
 	done
 }
