@@ -17,7 +17,7 @@ set -euo pipefail
 . "$(dirname "$0")/../ci/lib.sh"
 
 RESULTS=${1:?usage: compile_fail.sh RESULTS_FILE}
-OUT=$KTREE/out-${CONFIG:-default}
+OUT=$OUT_BASE-${CONFIG:-default}
 WORK=$BUILD/compile-fail
 rm -rf "$WORK"
 mkdir -p "$WORK"
