@@ -147,11 +147,25 @@ def _set_mtu(cfg, mtu, remote):
     ip(f"link set dev {_ifname(cfg, remote)} mtu {mtu}", host=host)
 
 
-def set_mtu(cfg, mtu, remote=True):
+def restore_mtu(cfg, mtu, remote=False):
+    """Set the MTU back (if it changed) and wait for carrier."""
+    if get_mtu(cfg, remote) != mtu:
+        _set_mtu(cfg, mtu, remote)
+        wait_carrier(cfg, remote)
+
+
+def save_mtu(cfg, remote=True):
+    """Restore the current MTU of the device (and the remote's) at the end
+    of the test."""
+    for end in [False, True] if remote else [False]:
+        defer(restore_mtu, cfg, get_mtu(cfg, end), end)
+
+
+def set_mtu(cfg, mtu, remote=True, save=True):
     """
     Set the MTU of the device (and of the remote's, unless remote=False);
-    the previous MTUs come back at the end of the test. Skips if a device
-    cannot take the MTU.
+    with save, the previous MTUs come back at the end of the test. Skips
+    if a device cannot take the MTU.
     """
     ends = [False, True] if remote else [False]
     for end in ends:
@@ -163,14 +177,21 @@ def set_mtu(cfg, mtu, remote=True):
         if old == mtu:
             continue
         _set_mtu(cfg, mtu, end)
-        defer(_restore_mtu, cfg, old, end)
+        if save:
+            defer(restore_mtu, cfg, old, end)
     for end in ends:
         wait_carrier(cfg, end)
 
 
-def _restore_mtu(cfg, mtu, remote):
-    _set_mtu(cfg, mtu, remote)
-    wait_carrier(cfg, remote)
+def keep_addr_on_down(cfg):
+    """Keep the device's IPv6 addresses across down/up for the test."""
+    path = f"/proc/sys/net/ipv6/conf/{cfg.ifname}/keep_addr_on_down"
+    if not os.path.exists(path):
+        return
+    old = rd(path)
+    if old != "1":
+        wr(path, 1)
+        defer(wr, path, old)
 
 
 def _helper(cfg, remote):
@@ -214,13 +235,15 @@ def tcp_xfer(cfg, direction, ipver, nbytes):
     ksft_eq(got, sent, "received stream differs from the sent one")
 
 
-def xfer_both(cfg, nbytes=None):
-    """A checked transfer each way over each IP version configured."""
-    nbytes = nbytes or env_int(cfg, "XFER_MB", 64) * MIB
-    for ipver in ("4", "6"):
-        if cfg.addr_v[ipver] and cfg.remote_addr_v[ipver]:
-            for direction in ("tx", "rx"):
-                tcp_xfer(cfg, direction, ipver, nbytes)
+def xfer_check(cfg, directions=("tx", "rx")):
+    """
+    After a disruptive test: carrier and strict pings (check_link), then
+    a checked transfer of XFER_MB each way, over IPv4 if configured.
+    """
+    check_link(cfg)
+    ipver = "4" if cfg.addr_v["4"] and cfg.remote_addr_v["4"] else "6"
+    for direction in directions:
+        tcp_xfer(cfg, direction, ipver, env_int(cfg, "XFER_MB", 64) * MIB)
 
 
 class Traffic:
