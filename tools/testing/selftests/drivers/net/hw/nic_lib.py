@@ -194,7 +194,7 @@ def keep_addr_on_down(cfg):
         defer(wr, path, old)
 
 
-def _helper(cfg, remote):
+def helper_path(cfg, remote):
     """Path of nic_helper.py on the local end or on the remote."""
     if not hasattr(cfg, "nic_helper"):
         local = (cfg.test_dir / "nic_helper.py").as_posix()
@@ -219,10 +219,10 @@ def tcp_xfer(cfg, direction, ipver, nbytes):
     port = rand_port()
 
     t0 = time.monotonic()
-    with bkg(f"python3 {_helper(cfg, rx_remote)} recv {dst} {port} {tmo}",
+    with bkg(f"python3 {helper_path(cfg, rx_remote)} recv {dst} {port} {tmo}",
              host=rx_host, exit_wait=True) as rcv:
         wait_port_listen(port, host=rx_host, deadline=60)
-        snd = cmd(f"python3 {_helper(cfg, not rx_remote)} send {dst} {port} "
+        snd = cmd(f"python3 {helper_path(cfg, not rx_remote)} send {dst} {port} "
                   f"{nbytes} {blob}", host=tx_host, timeout=tmo)
     secs = time.monotonic() - t0
     sent = snd.stdout.split()
