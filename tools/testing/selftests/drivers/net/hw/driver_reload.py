@@ -18,24 +18,22 @@ from lib.py import ksft_run, ksft_exit, ksft_pr, ksft_disruptive
 from lib.py import KsftSkipEx, KsftFailEx
 from lib.py import NetDrvEpEnv
 from lib.py import bkg, cmd, defer, ethtool, ip, rand_port, wait_port_listen
-from nic_lib import dev_path, env_int, rd, wait_carrier, wr, xfer_check
+from nic_lib import dev_driver, env_int, rd, wait_carrier, wr, xfer_check
 
 IPV6_CONF = ("keep_addr_on_down", "accept_dad")
 
 
 def _driver(cfg):
     """(module, bus device path) of the device, or skip."""
-    dev = dev_path(cfg.ifname)
+    dev, name, module = dev_driver(cfg.ifname)
     if not dev:
         raise KsftSkipEx(f"{cfg.ifname} has no bus device")
-    drv = os.path.realpath(f"{dev}/driver")
-    name = os.path.basename(drv)
     info = ethtool(f"-i {cfg.ifname}").stdout
     ksft_pr(f"{cfg.ifname}: bus device {dev}, driver {name}, "
             f"ethtool -i: {info.splitlines()[0]}")
-    if not os.path.exists(f"{drv}/module"):
+    if not module:
         raise KsftSkipEx(f"driver {name} is built in")
-    module = os.path.basename(os.path.realpath(f"{drv}/module"))
+    drv = os.path.realpath(f"{dev}/driver")
     others = [d for d in os.listdir(drv) if d != "module" and
               os.path.islink(f"{drv}/{d}") and
               os.path.realpath(f"{drv}/{d}") != dev]

@@ -309,3 +309,16 @@ def dev_path(ifname):
     """The realpath of a netdev's bus device, None if it has none."""
     link = f"/sys/class/net/{ifname}/device"
     return os.path.realpath(link) if os.path.exists(link) else None
+
+
+def dev_driver(ifname):
+    """(bus device path, driver, module) of a netdev: None where it has
+    no bus device, no driver bound, or a built-in driver."""
+    dev = dev_path(ifname)
+    if not dev or not os.path.exists(f"{dev}/driver"):
+        return dev, None, None
+    drv = os.path.realpath(f"{dev}/driver")
+    mod = None
+    if os.path.exists(f"{drv}/module"):
+        mod = os.path.basename(os.path.realpath(f"{drv}/module"))
+    return dev, os.path.basename(drv), mod
