@@ -20,8 +20,8 @@ from lib.py import ksft_run, ksft_exit, ksft_pr, ksft_ge, ksft_eq
 from lib.py import ksft_disruptive
 from lib.py import NetDrvEpEnv
 from lib.py import cmd, defer, ip
-from nic_lib import helper_path, get_mtu, link_stats, max_mtu, rd, restore_mtu, \
-    set_mtu, wait_carrier, xfer_check
+from nic_lib import get_mtu, helper_path, link_stats, max_mtu, rd, \
+    restore_mtu, set_mtu, wait_carrier, xfer_check
 
 # Packets of other traffic that may arrive meanwhile.
 SLACK = 50

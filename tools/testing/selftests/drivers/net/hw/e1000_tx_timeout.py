@@ -53,6 +53,7 @@ class Bar0:
         self.regs[off // 4] = val
 
     def close(self):
+        """Unmap."""
         self.regs.release()
         self.map.close()
 
@@ -72,9 +73,9 @@ def _driver_timeouts(cfg):
     return None
 
 
-def _reopen_if_stopped(cfg, bar):
+def _reopen_if_stopped(cfg, regs0):
     """If the driver did not recover, open reprograms the transmitter."""
-    if not bar[TCTL] & TCTL_EN:
+    if not regs0[TCTL] & TCTL_EN:
         ksft_pr("transmitter still stopped: reopening the device")
         ip(f"link set dev {cfg.ifname} down")
         ip(f"link set dev {cfg.ifname} up")
@@ -92,10 +93,10 @@ def tx_timeout(cfg) -> None:
     if not ids or ids[0] != 0x8086 or ids[1] not in E1000_IDS:
         raise KsftSkipEx(f"not an e1000-family device (PCI ids {ids})")
     try:
-        bar = Bar0(dev)
+        regs0 = Bar0(dev)
     except OSError as e:
         raise KsftSkipEx(f"cannot map BAR 0: {e}") from e
-    defer(bar.close)
+    defer(regs0.close)
 
     q0, t0 = _queue_timeouts(cfg), _driver_timeouts(cfg)
     # A permanent neighbour, so that packets keep coming while nothing
@@ -104,8 +105,8 @@ def tx_timeout(cfg) -> None:
     remote = cfg.remote_addr_v["4"]
     ip(f"neigh replace {remote} lladdr {mac} dev {cfg.ifname} nud permanent")
     defer(cmd, f"ip neigh del {remote} dev {cfg.ifname}", fail=False)
-    defer(_reopen_if_stopped, cfg, bar)
-    bar[TCTL] &= ~TCTL_EN
+    defer(_reopen_if_stopped, cfg, regs0)
+    regs0[TCTL] &= ~TCTL_EN
     # Senders with large socket buffers fill the ring whatever BQL allows.
     senders = [bkg(f"ping -q -S 1000000 -s 1000 -i 0.005 -w 40 {remote}")
                for _ in range(4)]
@@ -116,14 +117,15 @@ def tx_timeout(cfg) -> None:
         fired = _queue_timeouts(cfg) > q0
     for s in senders:
         s.process(terminate=True, fail=False)
-    ksft_pr(f"TDH {bar[TDH]:#x} TDT {bar[TDT]:#x} TCTL {bar[TCTL]:#010x}, "
+    ksft_pr(f"TDH {regs0[TDH]:#x} TDT {regs0[TDT]:#x} "
+            f"TCTL {regs0[TCTL]:#010x}, "
             f"queue timeouts {q0} -> {_queue_timeouts(cfg)}")
     if not fired:
         raise KsftFailEx("no transmit timeout within 30 s")
     cmd(f"ip neigh del {remote} dev {cfg.ifname}", fail=False)
     # The reset runs from a work item: give it time, then it must work.
     ping_settle(cfg, "4", deadline=30)
-    ksft_true(bar[TCTL] & TCTL_EN, "transmitter not re-enabled")
+    ksft_true(regs0[TCTL] & TCTL_EN, "transmitter not re-enabled")
     ping(cfg, "4")
     t1 = _driver_timeouts(cfg)
     ksft_pr(f"tx_timeout_count {t0} -> {t1}")

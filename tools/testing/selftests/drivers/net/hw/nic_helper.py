@@ -190,6 +190,7 @@ def inject(iface, dst_mac, dip, sip, max_len=9014, rounds=20):
 
 
 def main():
+    """Run the subcommand."""
     cmds = {"recv": recv, "send": send, "inject": inject}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         sys.exit(__doc__)

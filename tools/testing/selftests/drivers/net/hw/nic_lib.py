@@ -138,6 +138,7 @@ def max_mtu(cfg, remote=False):
 
 
 def get_mtu(cfg, remote=False):
+    """The device's (or the remote's) current MTU."""
     return int(rd(f"/sys/class/net/{_ifname(cfg, remote)}/mtu",
                   cfg.remote if remote else None))
 
@@ -222,8 +223,8 @@ def tcp_xfer(cfg, direction, ipver, nbytes, check=True):
     with bkg(f"python3 {helper_path(cfg, rx_remote)} recv {dst} {port} {tmo}",
              host=rx_host, exit_wait=True) as rcv:
         wait_port_listen(port, host=rx_host, deadline=60)
-        snd = cmd(f"python3 {helper_path(cfg, not rx_remote)} send {dst} {port} "
-                  f"{nbytes} {blob}", host=tx_host, timeout=tmo)
+        snd = cmd(f"python3 {helper_path(cfg, not rx_remote)} send {dst} "
+                  f"{port} {nbytes} {blob}", host=tx_host, timeout=tmo)
     secs = time.monotonic() - t0
     sent = snd.stdout.split()
     got = rcv.stdout.split()
