@@ -77,12 +77,17 @@ def mtu_invalid(cfg) -> None:
 def mtu_traffic(cfg) -> None:
     """MTU changes of the device under traffic each way."""
     top = _jumbo_mtus(cfg)
+    mtus = list(dict.fromkeys((1500, top, 1280, min(4000, top))))
     save_mtu(cfg)
-    # The remote takes the largest frames throughout.
-    set_mtu(cfg, top, save=False)
-    for direction in ("tx", "rx"):
+    # The remote takes the largest frames while the device sends, and
+    # sends the smallest while the device receives (a device drops frames
+    # over its MTU, and TCP keeps the MSS of its handshake).
+    for direction, rmtu in (("tx", top), ("rx", min(mtus))):
+        ip(f"link set dev {cfg.remote_ifname} mtu {rmtu}", host=cfg.remote)
+        wait_carrier(cfg, remote=True)
+        wait_carrier(cfg)
         traffic = Traffic(cfg, direction)
-        for mtu in dict.fromkeys((1500, top, 1280, min(4000, top))):
+        for mtu in mtus:
             ip(f"link set dev {cfg.ifname} mtu {mtu}")
             wait_carrier(cfg)
             traffic.check_flowing(f"after MTU {mtu}")
