@@ -190,13 +190,16 @@ selftests() {
 			make -C "$KSRC/tools/testing/selftests" O="$OUT/kselftest-build" \
 				KHDR_INCLUDES="-isystem $OUT/usr/include" \
 				LLVM=-22 CC=clang-22 CLANG=clang-22 \
-				TARGETS="drivers/net" \
+				TARGETS="drivers/net drivers/net/hw net/lib" \
 				install INSTALL_PATH="$dst"
 	} >"$log" 2>&1 || die "selftests build failed (log: $log)"
 	local t
-	for t in ping stats napi_id queues ring_reconfig; do
-		[ -f "$dst/drivers/net/$t.py" ] || die "selftest drivers/net/$t.py not installed (log: $log)"
+	for t in ping stats napi_id queues ring_reconfig netpoll_basic hw/csum hw/tso hw/pp_alloc_fail \
+		hw/xfer hw/reconfig_traffic hw/counters hw/bad_frames hw/driver_reload hw/fault_inject \
+		hw/e1000_tx_timeout hw/nic_info; do
+		[ -x "$dst/drivers/net/$t.py" ] || die "selftest drivers/net/$t.py not installed (log: $log)"
 	done
+	[ -x "$dst/net/lib/csum" ] || die "net/lib/csum (for hw/csum.py) not installed (log: $log)"
 	# net/netdevice.sh is a plain script: take it from the tree.
 	mkdir -p "$dst/net"
 	cp "$KSRC/tools/testing/selftests/net/netdevice.sh" "$dst/net/"

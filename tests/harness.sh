@@ -13,7 +13,7 @@ set -euo pipefail
 
 MODE=${1:?usage: harness.sh run|test}
 VARIANT=${CONFIG:-default}
-OUT=$KTREE/out-$VARIANT
+OUT=$OUT_BASE-$VARIANT
 case "$MODE" in
 run) NICS=${NIC:-e1000} DRIVERS=${DRIVER:-rust} ;;
 test) NICS=${NIC:-e1000 virtio sample} DRIVERS=${DRIVER:-c rust} ;;
@@ -94,7 +94,7 @@ qemu_nics() {
 }
 
 # Tunables of the guest's tests, passed through when set on the host.
-GUEST_VARS="SAMPLE_CYCLES RMMOD_CYCLES FLAP_CYCLES RESIZE_CYCLES BENCH_ROUNDS BENCH_SECS BENCH_TRACE REGS_MB"
+GUEST_VARS="SAMPLE_CYCLES RMMOD_CYCLES FLAP_CYCLES RESIZE_CYCLES BENCH_ROUNDS BENCH_SECS BENCH_SETTINGS BENCH_TRACE REGS_MB"
 guest_env() {
 	local v
 	for v in $GUEST_VARS; do
@@ -134,6 +134,12 @@ if [ "$MODE" = test ] && { [ -z "${TESTS:-}" ] || [[ ",$TESTS," == *,compile_fai
 	"$TOP/tests/compile_fail.sh" "$RUN/host/results.txt"
 	stage_end compile-fail
 fi
+# Host-side checks of the patch series (not of a KDIR= tree, which is the
+# series applied): it applies with git am, checkpatch, the bisection build.
+if [ "$MODE" = test ] && [ -z "${KDIR:-}" ] && { [ -z "${TESTS:-}" ] || [[ ",$TESTS," == *,series,* ]]; }; then
+	mkdir -p "$RUN/host"
+	bash "$TOP/ci/series.sh" check "$RUN/host/results.txt" >"$RUN/host/series.log" 2>&1 || true
+fi
 # KUnit runs at every boot; its results are recorded from the first one.
 KUNIT_BOOT=1
 for nic in $NICS; do
@@ -143,7 +149,8 @@ done
 
 if [ "$MODE" = bench ]; then
 	for nic in $NICS; do
-		"$PY" "$TOP/tests/bench_report.py" "$RUN/$nic/bench.jsonl" "$BUILD/bench" "$nic" || exit 1
+		"$PY" "$TOP/tests/bench_report.py" "$RUN/$nic/bench.jsonl" "$BUILD/bench" "$nic" \
+			"${BENCH_ROUNDS:-3}" "$RUN/$nic/results.txt" || exit 1
 		if [ "${BENCH_TRACE:-0}" = 1 ]; then
 			"$PY" "$TOP/tests/rtt_trace.py" "$RUN/$nic" || exit 1
 		fi
@@ -163,12 +170,23 @@ if [ "$MODE" = bench ]; then
 	exit 0
 fi
 
-# Summary: one line per test; last line "N passed, N failed, N skipped".
-pass=0 fail=0 skip=0 xfail=0
+# The Rust driver is held to every test the C driver passes on the same NIC
+# (tests/columns.py): each one it does not pass is a failure.
+for nic in $NICS; do
+	[ -f "$RUN/$nic/results.txt" ] || continue
+	python3 "$TOP/tests/columns.py" --record "$RUN/$nic/results.txt" >"$RUN/$nic/vs-c.txt"
+	cat "$RUN/$nic/vs-c.txt" >>"$RUN/$nic/results.txt"
+done
+
+# Summary: one line per test; last line "N passed, N failed, N skipped". A
+# flake (failed, then passed when rerun) is counted with the passes and
+# listed apart.
+pass=0 fail=0 skip=0 xfail=0 flake=0
 while read -r drv name res rest; do
 	printf '%-14s %-48s %s%s\n' "$drv" "$name" "$res" "${rest:+  ($rest)}"
 	case "$res" in
 	pass) pass=$((pass + 1)) ;;
+	flake) flake=$((flake + 1)) pass=$((pass + 1)) ;;
 	xfail) xfail=$((xfail + 1)) ;;
 	skip) skip=$((skip + 1)) ;;
 	*) fail=$((fail + 1)) ;;
@@ -178,11 +196,15 @@ echo "logs: $RUN"
 # Failures again at the end, with the tail of their logs: CI shows only the
 # last lines of the output.
 while read -r drv name res rest; do
-	case "$res" in pass | xfail | skip) continue ;; esac
+	case "$res" in pass | flake | xfail | skip) continue ;; esac
 	echo "FAILED: $drv $name${rest:+ ($rest)}"
 	f="$RUN/${drv%%/*}/${drv//\//-}/$name.log"
 	[ -f "$f" ] && tail -n 8 "$f" | sed 's/^/    | /'
 done < <(cat "$RUN"/*/results.txt 2>/dev/null)
 ((xfail)) && echo "expected failures (tests/expect): $xfail"
+if ((flake)); then
+	echo "flaky (failed, then passed when rerun; counted as passed): $flake"
+	cat "$RUN"/*/results.txt | awk '$3 == "flake" { print "    " $1 " " $2 }'
+fi
 echo "$pass passed, $fail failed, $((skip + xfail)) skipped"
 ((fail == 0))

@@ -128,14 +128,6 @@ warm_neigh() {
 	return 0
 }
 
-# link counters of $1 (in netns $2, optional): "rx_packets tx_packets rx_bytes tx_bytes rx_dropped rx_errors"
-link_stats() {
-	local dev=$1 ns=${2:-}
-	local cmd=(ip -j -s link show dev "$dev")
-	[ -n "$ns" ] && cmd=(ip netns exec "$ns" "${cmd[@]}")
-	"${cmd[@]}" | jq -r '.[0].stats64 | "\(.rx.packets) \(.tx.packets) \(.rx.bytes) \(.tx.bytes) \(.rx.dropped) \(.rx.errors)"'
-}
-
 # A deterministic stream of $1 MiB (a multiple of 64): 64 MiB blocks of the
 # test blob, each prefixed with its index, so the stream has no 64 MiB period.
 # Made a program so that socat can run it on either side.
