@@ -15,7 +15,11 @@ REMOTE_V4=192.0.3.2
 LOCAL_V6=2001:db8:1::1
 REMOTE_V6=2001:db8:1::2
 
-SPLAT_RE='WARNING:|BUG:|Oops|KASAN|refcount_t|unreferenced object|general protection fault|Kernel panic'
+# What fails a test when it shows in the kernel log during the test: splats,
+# stalls and hangs, page pools that cannot shut down, and transmit timeouts
+# (TIMEOUT_RE: except in the test that provokes one on purpose).
+SPLAT_RE='WARNING:|BUG:|Oops|KASAN|refcount_t|unreferenced object|general protection fault|Kernel panic|rcu: INFO|self-detected stall|blocked for more than|soft lockup|hard LOCKUP|stalled pool shutdown'
+TIMEOUT_RE='NETDEV WATCHDOG|transmit timed out|Tx Unit Hang'
 
 say() { echo "rustnic-guest: $*" >&2; }
 

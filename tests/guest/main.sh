@@ -199,8 +199,18 @@ selftest_once() {
 	RC=$?
 }
 
+# The TX timeouts of the device so far (all queues; the device may have been
+# re-created by a test, hence by PCI address when there is one).
+tx_timeouts() {
+	local f n=0 v
+	for f in /sys/class/net/"$DEV"/queues/tx-*/tx_timeout; do
+		read -r v <"$f" 2>/dev/null && n=$((n + v))
+	done
+	echo "$n"
+}
+
 run_selftest() {
-	local driver=$1 t=$2 name log splat rc c
+	local driver=$1 t=$2 name log splat rc c timeouts
 	local -a args=() rerun=()
 	name=$(basename "$t" .py)
 	if [ -n "$FILTER" ] && [[ ",$FILTER," != *",$name,"* ]] && [[ ",$FILTER," != *",selftests,"* ]]; then
@@ -211,6 +221,7 @@ run_selftest() {
 	dmesg -c >>"$OUT/$NIC-$driver/dmesg.log" 2>/dev/null
 	say "running $driver selftest $t"
 	read -ra args < <(selftest_args "$name" "$driver"; echo)
+	timeouts=$(tx_timeouts)
 	selftest_once "$t" "$log" "${args[@]}"
 	rc=$RC
 	# Under TCG the guest's CPU is saturated and the selftests' own timeouts
@@ -228,6 +239,12 @@ run_selftest() {
 	dmesg -c >"$log.dmesg" 2>/dev/null
 	cat "$log.dmesg" >>"$OUT/$NIC-$driver/dmesg.log"
 	splat=$(grep -E "$SPLAT_RE" "$log.dmesg" | head -1)
+	if [ "$name" != e1000_tx_timeout ]; then
+		[ -n "$splat" ] || splat=$(grep -E "$TIMEOUT_RE" "$log.dmesg" | head -1)
+		if [ "$(tx_timeouts)" != "$timeouts" ]; then
+			record "$NIC/$driver" "$name:tx_timeouts" fail "a TX queue timed out ($timeouts -> $(tx_timeouts))"
+		fi
+	fi
 	if [ -z "$(ktap_cases "$log")" ]; then
 		record "$NIC/$driver" "$name" fail "no KTAP cases (exit $rc)"
 		return
