@@ -87,7 +87,7 @@ run_test() {
 	rc=$?
 	dmesg -c >"$log.dmesg" 2>/dev/null
 	cat "$log.dmesg" >>"$OUT/$NIC-$driver/dmesg.log"
-	splat=$(grep -E "$SPLAT_RE" "$log.dmesg" | head -1)
+	splat=$(grep -E "$SPLAT_RE|$TIMEOUT_RE" "$log.dmesg" | head -1)
 	if [ -n "$splat" ]; then
 		record "$NIC/$driver" "$name" fail "dmesg: $splat"
 	elif [ $rc = 0 ]; then
@@ -199,8 +199,7 @@ selftest_once() {
 	RC=$?
 }
 
-# The TX timeouts of the device so far (all queues; the device may have been
-# re-created by a test, hence by PCI address when there is one).
+# The TX timeouts of the device under test so far (all its queues).
 tx_timeouts() {
 	local f n=0 v
 	for f in /sys/class/net/"$DEV"/queues/tx-*/tx_timeout; do
@@ -265,7 +264,7 @@ run_netdevice_sh() {
 	timeout 600 sh "$RUSTNIC/kselftest/net/netdevice.sh" >"$log" 2>&1
 	dmesg -c >"$log.dmesg" 2>/dev/null
 	cat "$log.dmesg" >>"$OUT/$NIC-$driver/dmesg.log"
-	splat=$(grep -E "$SPLAT_RE" "$log.dmesg" | head -1)
+	splat=$(grep -E "$SPLAT_RE|$TIMEOUT_RE" "$log.dmesg" | head -1)
 	while IFS= read -r line; do
 		res=${line%%:*}
 		name=${line#*: }
