@@ -251,8 +251,9 @@ apply_to_kdir() {
 		git -C "$KSRC" checkout -q -b "$branch" "$base" || die "KDIR: cannot create branch $branch"
 		local -a am=(git -C "$KSRC")
 		git -C "$KSRC" config user.email >/dev/null || am+=(-c user.name=rustnic -c user.email=rustnic@localhost)
-		if ! "${am[@]}" am -q "$BUILD"/series/000[1-9]-*.patch "$BUILD"/series/00[1-9][0-9]-*.patch \
-			>"$LOGS/kdir-am.log" 2>&1; then
+		local -a patches
+		mapfile -t patches < <(find "$BUILD/series" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' ! -name '0000-*' | sort)
+		if ! "${am[@]}" am -q "${patches[@]}" >"$LOGS/kdir-am.log" 2>&1; then
 			git -C "$KSRC" am --abort >/dev/null 2>&1 || true
 			git -C "$KSRC" checkout -q "$orig"
 			git -C "$KSRC" branch -q -D "$branch"

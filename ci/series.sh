@@ -41,6 +41,11 @@ export GIT_AUTHOR_DATE=$DATE GIT_COMMITTER_DATE=$DATE
 
 g() { git -c init.defaultBranch=master -c core.autocrlf=false "$@"; }
 
+# The patches of the series, in order, without the cover letter.
+series_patches() {
+	find "$OUTDIR" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' ! -name '0000-*' | sort
+}
+
 # The files of series file $1, one per line.
 series_files() {
 	awk 'NR == 1 && $0 != "Files:" { exit 1 } NR > 1 && /^$/ { exit } NR > 1 { print $1 }' "$1" ||
@@ -138,11 +143,8 @@ check_apply() {
 		g -C "$CHECK_TREE" tag base
 		g -C "$CHECK_TREE" checkout -q -b series
 	fi
-	local -a patches=()
-	local p
-	for p in "$OUTDIR"/[0-9][0-9][0-9][0-9]-*.patch; do
-		[ "$(basename "$p")" = 0000-cover-letter.patch ] || patches+=("$p")
-	done
+	local -a patches
+	mapfile -t patches < <(series_patches)
 	g -C "$CHECK_TREE" am -q "${patches[@]}" || die "the series does not apply with git am"
 	# build/linux also holds what building the selftests writes into the
 	# source tree (tools/): only files there and not in the series may differ,
@@ -196,8 +198,10 @@ check_style() {
 	local allowed=$TOP/series/checkpatch-allowed out=$LOGS/series-checkpatch.txt bad=0 t
 	# spdxcheck.py needs python3-ply, which is installed for /usr/bin/python3.
 	# It runs from the git tree, where spdxcheck.py wants to be.
+	local -a patches
+	mapfile -t patches < <(series_patches)
 	PATH=/usr/bin:$PATH "$CHECK_TREE/scripts/checkpatch.pl" --strict --terse --show-types --no-summary \
-		"$OUTDIR"/000[1-9]-*.patch "$OUTDIR"/00[1-9][0-9]-*.patch >"$out" 2>&1 || true
+		"${patches[@]}" >"$out" 2>&1 || true
 	while read -r t; do
 		if ! grep -q "^$t " "$allowed" 2>/dev/null; then
 			grep -F ":$t:" "$out" | head -5 >&2

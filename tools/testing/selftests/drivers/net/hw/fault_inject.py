@@ -65,7 +65,7 @@ class FaultAttr:
                 fp.write(str(vals["probability"]))
 
     def arm(self, space=0, times=1, probability=100, task=False, text=None):
-        """Fail allocations after space bytes, times times; of the task
+        """Fail allocations after space bytes, up to `times` of them; of the task
         that asks (task) or with a caller in text = (start, end)."""
         start, end = text or (0, (1 << 64) - 1)
         self.times = times
