@@ -184,7 +184,8 @@ check_bisect() {
 		die "the tree does not build after series/${BISECT_AFTER}-*.txt (log: $log)"
 	fi
 	g -C "$CHECK_TREE" checkout -q series
-	for f in rust/kernel.o rust/helpers/helpers.o; do
+	# (The helpers are bitcode or an object, depending on RUST_INLINE_HELPERS.)
+	for f in rust/kernel.o rust/built-in.a; do
 		[ -f "$out/$f" ] || die "the bisection build made no $f (log: $log)"
 	done
 	log "  builds after $(git -C "$CHECK_TREE" log -1 --format=%s "$rev")"
