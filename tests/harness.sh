@@ -21,7 +21,7 @@ exec) NICS=${NIC:-e1000} DRIVERS=${DRIVER:-c} ;; # debugging: runs $EXEC in the 
 bench) NICS=${NIC:-e1000} DRIVERS=${DRIVER:-c rust} ;;
 *) die "unknown mode $MODE" ;;
 esac
-BOOT_TIMEOUT=${BOOT_TIMEOUT:-2400}
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-3600}
 PY=$CACHE/venv/bin/python3
 RUN=$LOGS/$MODE-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RUN"
