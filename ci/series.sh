@@ -48,8 +48,7 @@ series_patches() {
 
 # The files of series file $1, one per line.
 series_files() {
-	awk 'NR == 1 && $0 != "Files:" { exit 1 } NR > 1 && /^$/ { exit } NR > 1 { print $1 }' "$1" ||
-		die "$(basename "$1"): does not start with a Files: block"
+	awk 'NR > 1 && /^$/ { exit } NR > 1 { print $1 }' "$1"
 }
 # The commit message of series file $1, signed off.
 series_message() {
@@ -81,6 +80,7 @@ write_series() {
 	local -a defs=("$TOP"/series/[0-9][0-9]-*.txt)
 	for s in "${defs[@]}"; do
 		local n=0
+		[ "$(head -1 "$s")" = Files: ] || die "$(basename "$s"): does not start with a Files: block"
 		while read -r pat; do
 			local hit=0
 			while read -r f; do
