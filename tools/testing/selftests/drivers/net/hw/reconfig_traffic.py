@@ -167,6 +167,17 @@ def _reconfig_traffic(cfg, setter, getter, ehdr, configs, what):
     ksft_pr(f"{taken} of {len(configs)} {what} changes taken under traffic")
 
 
+def _probe_set(setter, current, what):
+    """Set the current values again: skip if the device cannot change them
+    (before a restore is deferred, which would fail the same way)."""
+    try:
+        setter(current)
+    except NlError as e:
+        if e.error == errno.EOPNOTSUPP:
+            raise KsftSkipEx(f"device cannot change {what}") from e
+        raise
+
+
 @ksft_disruptive
 def ring_traffic(cfg) -> None:
     """RESIZE_CYCLES ring resizes (ethtool -G) under traffic."""
@@ -175,6 +186,7 @@ def ring_traffic(cfg) -> None:
     keys = [k for k in ("rx", "tx") if rings.get(k) and rings.get(k + "-max")]
     if not keys:
         raise KsftSkipEx("device reports no rx/tx ring sizes")
+    _probe_set(cfg.eth.rings_set, ehdr | {k: rings[k] for k in keys}, "rings")
     defer(cfg.eth.rings_set, ehdr | {k: rings[k] for k in keys})
     sizes = {}
     for k in keys:
@@ -201,8 +213,9 @@ def channel_traffic(cfg) -> None:
     maxes = {k: ch.get(k + "-max", 0) for k in ("combined", "rx", "tx")}
     if max(maxes.values()) <= 1:
         raise KsftSkipEx(f"single fixed channel (max {maxes})")
-    defer(cfg.eth.channels_set, ehdr | {k + "-count": ch[k + "-count"]
-                                        for k in maxes if maxes[k]})
+    now = ehdr | {k + "-count": ch[k + "-count"] for k in maxes if maxes[k]}
+    _probe_set(cfg.eth.channels_set, now, "channels")
+    defer(cfg.eth.channels_set, now)
 
     def counts(top):
         return [c for c in dict.fromkeys((1, top, 2, (top + 1) // 2, top - 1))
