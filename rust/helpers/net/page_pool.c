@@ -9,6 +9,11 @@ __rust_helper void *rust_helper_page_address(const struct page *page)
 	return page_address(page);
 }
 
+__rust_helper struct page *rust_helper_netmem_to_page(netmem_ref netmem)
+{
+	return netmem_to_page(netmem);
+}
+
 __rust_helper dma_addr_t rust_helper_page_pool_get_dma_addr(const struct page *page)
 {
 	return page_pool_get_dma_addr(page);

@@ -208,7 +208,7 @@ impl PagePool {
     }
 
     /// Takes a page from the pool, or from the page allocator with `flags` if the pool has none
-    /// to recycle (`page_pool_alloc_pages()`). A new page is mapped for the device first.
+    /// to recycle (`page_pool_alloc_netmems()`). A new page is mapped for the device first.
     ///
     /// Allocation needs `&mut self`: the pool's cache has a single consumer, so a driver keeps
     /// the pool with the ring it fills (under the ring's lock, or in its NAPI instance).
@@ -216,8 +216,13 @@ impl PagePool {
         // Pages must have a kernel mapping (`Page::read`/`write`, `build_skb`).
         let flags = flags.as_raw() & !bindings::__GFP_HIGHMEM;
         // SAFETY: `self.pool` is a valid pool (type invariant); `&mut self` excludes concurrent
-        // consumers of its cache.
-        let page = unsafe { bindings::page_pool_alloc_pages(self.pool.as_ptr(), flags) };
+        // consumers of its cache. (`page_pool_alloc_netmems()`, which `page_pool_alloc_pages()`
+        // inlines, is the function that fault injection can make fail.)
+        let netmem = unsafe { bindings::page_pool_alloc_netmems(self.pool.as_ptr(), flags) };
+        // SAFETY: `netmem` is 0 or a reference the pool handed over. It is a page: the pool has no
+        // memory provider (none can be bound to a queue of these drivers); `netmem_to_page()`
+        // returns NULL for anything else, and for 0.
+        let page = unsafe { bindings::netmem_to_page(netmem) };
         let page = NonNull::new(page).ok_or(ENOMEM)?;
         // INVARIANT: The page came from this pool, which hands over its reference; the pool
         // stays allocated until the page is returned.
