@@ -59,8 +59,6 @@ rust_helper_skb_queue_len_lockless(const struct sk_buff_head *list_)
 	return skb_queue_len_lockless(list_);
 }
 
-/* u64_stats_sync (u64_stats_init() is a macro on 32-bit kernels) */
-
 __rust_helper unsigned int rust_helper_skb_shinfo_nr_frags(const struct sk_buff *skb)
 {
 	return skb_shinfo(skb)->nr_frags;

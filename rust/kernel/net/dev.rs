@@ -460,6 +460,19 @@ impl<T: Operations> Device<T> {
         Features::from_raw(unsafe { atomic_load(&raw mut (*self.as_raw()).features, Relaxed) })
     }
 
+    /// Whether the device can segment TCP packets (TSO among its `hw_features`): then its
+    /// queue statistics report the segmentation counters ([`StatsWriter::add_hw_gso`]).
+    ///
+    /// [`StatsWriter::add_hw_gso`]: super::stats::StatsWriter::add_hw_gso
+    fn can_segment(&self) -> bool {
+        // SAFETY: `hw_features` is a valid, aligned field, set before registration and later
+        // only under RTNL; lockless readers use `READ_ONCE()` as here.
+        let hw = Features::from_raw(unsafe {
+            atomic_load(&raw mut (*self.as_raw()).hw_features, Relaxed)
+        });
+        hw.contains(Feature::Tso) || hw.contains(Feature::Tso6)
+    }
+
     /// Returns the driver's private data.
     #[inline]
     pub fn data(&self) -> &T {

@@ -38,6 +38,10 @@ pub struct QueueStatsSnapshot {
     pub drops: u64,
     /// Receive buffer allocations that failed (the frame was dropped and its buffer reused).
     pub alloc_fail: u64,
+    /// Packets the device segmented (TSO): each is one of `packets`.
+    pub hw_gso_packets: u64,
+    /// The segments the device sent for those packets.
+    pub hw_gso_wire_packets: u64,
 }
 
 impl QueueStatsSnapshot {
@@ -48,6 +52,10 @@ impl QueueStatsSnapshot {
         self.bytes = self.bytes.wrapping_add(other.bytes);
         self.drops = self.drops.wrapping_add(other.drops);
         self.alloc_fail = self.alloc_fail.wrapping_add(other.alloc_fail);
+        self.hw_gso_packets = self.hw_gso_packets.wrapping_add(other.hw_gso_packets);
+        self.hw_gso_wire_packets = self
+            .hw_gso_wire_packets
+            .wrapping_add(other.hw_gso_wire_packets);
     }
 }
 
@@ -85,6 +93,8 @@ pub struct QueueStats {
     bytes: Opaque<bindings::u64_stats_t>,
     drops: Opaque<bindings::u64_stats_t>,
     alloc_fail: Opaque<bindings::u64_stats_t>,
+    hw_gso_packets: Opaque<bindings::u64_stats_t>,
+    hw_gso_wire_packets: Opaque<bindings::u64_stats_t>,
 }
 
 // SAFETY: `QueueStats` only holds counters; moving it to another thread is fine.
@@ -109,6 +119,8 @@ impl QueueStats {
             bytes: Opaque::zeroed(),
             drops: Opaque::zeroed(),
             alloc_fail: Opaque::zeroed(),
+            hw_gso_packets: Opaque::zeroed(),
+            hw_gso_wire_packets: Opaque::zeroed(),
         })
     }
 
@@ -127,6 +139,8 @@ impl QueueStats {
                     bytes: bindings::u64_stats_read(self.bytes.get()),
                     drops: bindings::u64_stats_read(self.drops.get()),
                     alloc_fail: bindings::u64_stats_read(self.alloc_fail.get()),
+                    hw_gso_packets: bindings::u64_stats_read(self.hw_gso_packets.get()),
+                    hw_gso_wire_packets: bindings::u64_stats_read(self.hw_gso_wire_packets.get()),
                 }
             };
             // SAFETY: As above; `start` came from `u64_stats_fetch_begin` on the same object.
@@ -198,6 +212,19 @@ impl<'a> StatsWriter<'a> {
         self.update(|| {
             // SAFETY: The counter is valid and we are the only writer (type invariants).
             unsafe { bindings::u64_stats_add(self.stats.drops.get(), n as c_ulong) }
+        })
+    }
+
+    /// Accounts a packet the device segments into `segments` packets on the wire (TSO), on top
+    /// of [`add`](Self::add), which counts it once.
+    #[inline]
+    pub fn add_hw_gso(&self, segments: usize) {
+        self.update(|| {
+            // SAFETY: The counters are valid and we are the only writer (type invariants).
+            unsafe {
+                bindings::u64_stats_add(self.stats.hw_gso_packets.get(), 1);
+                bindings::u64_stats_add(self.stats.hw_gso_wire_packets.get(), segments as c_ulong);
+            }
         })
     }
 

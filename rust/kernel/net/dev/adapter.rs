@@ -273,6 +273,10 @@ impl<T: Operations> Adapter<T> {
             let s = s.read();
             stats.packets = s.packets;
             stats.bytes = s.bytes;
+            if dev.can_segment() {
+                stats.hw_gso_packets = s.hw_gso_packets;
+                stats.hw_gso_wire_packets = s.hw_gso_wire_packets;
+            }
         }
     }
 
@@ -280,10 +284,12 @@ impl<T: Operations> Adapter<T> {
     ///
     /// Must only be called by the core as `get_base_stats` of a device using `STAT_OPS`.
     unsafe extern "C" fn get_base_stats(
-        _ndev: *mut bindings::net_device,
+        ndev: *mut bindings::net_device,
         rx: *mut bindings::netdev_queue_stats_rx,
         tx: *mut bindings::netdev_queue_stats_tx,
     ) {
+        // SAFETY: As in `open`.
+        let dev = unsafe { Device::<T>::from_raw(ndev) };
         // Every packet is counted by a queue that always exists: nothing outside them.
         // SAFETY: Buffers owned by this call.
         unsafe {
@@ -292,6 +298,10 @@ impl<T: Operations> Adapter<T> {
             (*rx).alloc_fail = 0;
             (*tx).packets = 0;
             (*tx).bytes = 0;
+            if dev.can_segment() {
+                (*tx).hw_gso_packets = 0;
+                (*tx).hw_gso_wire_packets = 0;
+            }
         }
     }
 

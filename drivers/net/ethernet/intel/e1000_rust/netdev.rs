@@ -5,7 +5,7 @@
 
 use crate::{
     hw, regs,
-    ring::{RxEvent, TxRing},
+    ring::{RxEvent, TxContext, TxRing},
     Nic, RECLAIM_BATCH, TX_STOP_THRESHOLD, TX_WAKE_THRESHOLD,
 };
 use kernel::{
@@ -81,6 +81,13 @@ impl dev::Operations for Nic {
         if ctx.is_ok() {
             txq.tx_timestamp(&mut skb);
         }
+        // The segments the device makes of a TSO packet, for the queue statistics.
+        let segments = match &ctx {
+            Ok(Some(TxContext::Tso {
+                mss, payload_len, ..
+            })) => Some(payload_len.div_ceil(u32::from(*mss).max(1))),
+            _ => None,
+        };
         let mut tx = nic.tx.lock();
         let pushed = match ctx {
             Ok(ctx) => tx.push(skb, ctx).map_err(|(_, skb)| skb),
@@ -90,6 +97,9 @@ impl dev::Operations for Nic {
         let (kick, dropped) = match pushed {
             Ok(len) => {
                 txq.stats().add(1, len as usize);
+                if let Some(n) = segments {
+                    txq.stats().add_hw_gso(n as usize);
+                }
                 if tx.unused() < TX_STOP_THRESHOLD {
                     txq.stop();
                 }
