@@ -563,13 +563,25 @@ impl RxRing {
     }
 
     /// Frees every buffer and fills the ring again; the device must not be receiving.
+    ///
+    /// A failed allocation is tried again before the whole reset fails (`REFILL_TRIES` in
+    /// all): a ring of thousands of pages should not fail to fill on one transient shortage.
+    /// (The C driver leaves such descriptors empty for the poll to fill; here every descriptor
+    /// given to the device has a buffer.)
     pub(crate) fn reset(&mut self) -> Result {
+        const REFILL_TRIES: u32 = 3;
         self.clear();
         self.desc.clear(self.count)?;
         self.next_to_clean = 0;
         self.discarding = false;
         for i in 0..self.count {
-            self.refill(i)?;
+            let mut tries = 1;
+            while let Err(e) = self.refill(i) {
+                if tries == REFILL_TRIES {
+                    return Err(e);
+                }
+                tries += 1;
+            }
         }
         Ok(())
     }
