@@ -63,31 +63,13 @@ ln -sf /usr/bin/python3 "$CACHE/bin/python3"
 
 # linux-source-7.3 from trixie-backports through a private apt configuration.
 fetch_linux_source() {
-	local dir="$CACHE/apt-trixie"
-	local uri
-	uri=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources)
-	[ -n "$uri" ] || die "no URI in /etc/apt/sources.list.d/debian.sources"
-	mkdir -p "$dir/parts" "$dir/lists/partial" "$dir/cache/archives/partial"
-	cat >"$dir/parts/trixie-backports.sources" <<-EOF
-		Types: deb
-		URIs: $uri
-		Suites: trixie-backports
-		Components: main
-		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-	EOF
-	local aptopts=(
-		-o Dir::Etc::SourceList=/dev/null
-		-o Dir::Etc::SourceParts="$dir/parts"
-		-o Dir::State::Lists="$dir/lists"
-		-o Dir::Cache="$dir/cache"
-		-o Dir::State::Status=/var/lib/dpkg/status
-	)
-	apt-get "${aptopts[@]}" -o APT::Sandbox::User=root update -qq
+	apt_private trixie-backports
+	local aptopts=("${APTOPTS[@]}")
 	local ver sha file
 	ver=$(apt-cache "${aptopts[@]}" show linux-source-7.3 | awk '/^Version:/ { print $2; exit }')
 	sha=$(apt-cache "${aptopts[@]}" show "linux-source-7.3=$ver" | awk '/^SHA256:/ { print $2; exit }')
 	[ -n "$sha" ] || die "linux-source-7.3 not found in trixie-backports"
-	(cd "$CACHE/dl" && apt-get "${aptopts[@]}" -o APT::Sandbox::User=root download "linux-source-7.3=$ver" >/dev/null)
+	(cd "$CACHE/dl" && apt-get "${aptopts[@]}" download "linux-source-7.3=$ver" >/dev/null)
 	file=$(ls "$CACHE"/dl/linux-source-7.3_*.deb | head -1)
 	echo "$sha  $file" | sha256sum -c --quiet - || die "checksum mismatch for $file"
 	log "fetched $(basename "$file") (sha256 $sha)"

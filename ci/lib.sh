@@ -42,6 +42,38 @@ mkdir -p "$CACHE" "$LOGS" "$KTREE"
 log() { printf '[rustnic] %s\n' "$*" >&2; }
 die() { printf '[rustnic] error: %s\n' "$*" >&2; exit 1; }
 
+# Debian's mirror, as the host's apt sources name it.
+debian_mirror() {
+	local uri
+	uri=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null)
+	echo "${uri:-http://deb.debian.org/debian}"
+}
+
+# apt_private SUITE: a private apt configuration in $CACHE/apt-SUITE for one
+# Debian suite (signatures and hashes checked as usual), its index updated;
+# sets APTOPTS for apt-get and apt-cache. The host's apt sources and state
+# are never written.
+apt_private() {
+	local suite=$1 dir=$CACHE/apt-$1
+	mkdir -p "$dir/parts" "$dir/lists/partial" "$dir/cache/archives/partial"
+	cat >"$dir/parts/$suite.sources" <<-EOF
+		Types: deb
+		URIs: $(debian_mirror)
+		Suites: $suite
+		Components: main
+		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+	EOF
+	APTOPTS=(
+		-o Dir::Etc::SourceList=/dev/null
+		-o Dir::Etc::SourceParts="$dir/parts"
+		-o Dir::State::Lists="$dir/lists"
+		-o Dir::Cache="$dir/cache"
+		-o Dir::State::Status=/var/lib/dpkg/status
+		-o APT::Sandbox::User=root
+	)
+	apt-get "${APTOPTS[@]}" update -qq
+}
+
 declare -A _stage_t0
 stage_begin() {
 	_stage_t0[$1]=$(date +%s)
