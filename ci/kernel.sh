@@ -97,14 +97,20 @@ apply_overlay() {
 			die "patch does not apply: $(basename "$p")"
 	done
 
-	# Overlay files (rust/, drivers/, samples/, tools/) at the same path.
+	# Overlay files (rust/, drivers/, samples/, tools/) at the same path:
+	# in a git clone those git tracks or would track (.gitignore keeps out
+	# what running the tests leaves, such as __pycache__/).
 	local -a files=()
 	local d
 	for d in rust drivers samples tools; do
 		[ -d "$TOP/$d" ] || continue
 		while IFS= read -r f; do
 			files+=("$f")
-		done < <(cd "$TOP" && find "$d" -type f | sort)
+		done < <(cd "$TOP" && if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+			git ls-files --cached --others --exclude-standard "$d"
+		else
+			find "$d" -type f
+		fi | sort)
 	done
 
 	local manifest=$KTREE/overlay-manifest.txt new_manifest
