@@ -201,6 +201,15 @@ selftest_args() {
 	esac
 }
 
+# Tools the selftests call, as they need them here (first on their PATH).
+# bpftrace: netpoll_basic.py gives it 30 s to start and run 10 s while the
+# test's own traffic keeps both vCPUs busy; under TCG it starts too late at
+# normal priority, so it runs at a real-time one (it mostly sleeps).
+TOOLS_BIN=/tmp/rustnic-bin
+mkdir -p "$TOOLS_BIN"
+printf '#!/bin/sh\nexec chrt -f 10 /usr/bin/bpftrace "$@"\n' >"$TOOLS_BIN/bpftrace"
+chmod +x "$TOOLS_BIN/bpftrace"
+
 # One run of a kselftest into $2, with arguments $3...; sets RC.
 selftest_once() {
 	local t=$1 log=$2
@@ -208,7 +217,7 @@ selftest_once() {
 	restore_dut
 	warm_neigh
 	(cd "$RUSTNIC/kselftest/$(dirname "$t")" &&
-		NETIF=$DEV LOCAL_V4=$LOCAL_V4 REMOTE_V4=$REMOTE_V4 LOCAL_V6=$LOCAL_V6 \
+		PATH=$TOOLS_BIN:$PATH NETIF=$DEV LOCAL_V4=$LOCAL_V4 REMOTE_V4=$REMOTE_V4 LOCAL_V6=$LOCAL_V6 \
 			REMOTE_V6=$REMOTE_V6 REMOTE_TYPE=netns REMOTE_ARGS=$NS XFER_MB=$BLOB_MB \
 			timeout "${SELFTEST_TIMEOUT:-2400}" python3 "./$(basename "$t")" "$@") >"$log" 2>&1
 	RC=$?
@@ -317,7 +326,12 @@ check_restored() {
 		echo "state after:"
 		echo "$after"
 	} >>"$OUT/$NIC-$driver/selftest-$name.log"
-	record "$NIC/$driver" "$name:restore" fail "$why"
+	local known
+	if known=$(expectation "$driver" "$name:restore"); then
+		record "$NIC/$driver" "$name:restore" xfail "$known ($why)"
+	else
+		record "$NIC/$driver" "$name:restore" fail "$why"
+	fi
 	restore_dut >/dev/null 2>&1
 	warm_neigh
 }
