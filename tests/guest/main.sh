@@ -244,8 +244,9 @@ run_selftest() {
 	say "running $driver selftest $t"
 	read -ra args < <(selftest_args "$name" "$driver"; echo)
 	if [ "$name" = netpoll_basic ]; then
-		# bpftrace's first start in a boot (its LLVM read over 9p, under TCG)
-		# takes longer than the 30 s netpoll_basic.py allows it: once before.
+		# bpftrace's first start in a boot reads its LLVM libraries over 9p
+		# (2-7 s here): done once before, so that the 30 s netpoll_basic.py
+		# gives it go to its probe.
 		c=$SECONDS
 		timeout 300 bpftrace -e 'BEGIN { exit(); }' >/dev/null 2>&1
 		say "bpftrace warm-up: $((SECONDS - c)) s"
