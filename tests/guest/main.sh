@@ -163,7 +163,7 @@ ktap_cases() {
 # Record each KTAP case of a kselftest as its own result. A case that
 # failed and passed when rerun (log $4) is a flake, not a pass.
 record_ktap() {
-	local driver=$1 prefix=$2 log=$3 rerun=$4 splat=$5 ok name comment res why again
+	local driver=$1 prefix=$2 log=$3 rerun=$4 splat=$5 ok name comment res why again how
 	while read -r ok name comment; do
 		case "$ok:$comment" in
 		ok:SKIP*) res=skip why=${comment#SKIP} ;;
@@ -177,9 +177,11 @@ record_ktap() {
 		elif [ "$res" = fail ] && why=$(expectation "$driver" "$prefix:$name"); then
 			res=xfail
 		elif [ "$res" = fail ] && [ -f "$rerun" ]; then
-			again=$(ktap_cases "$rerun" | awk -v n="$name" '$2 == n { print $1; exit }')
-			if [ "$again" = ok ]; then
-				res=flake why="failed, passed when rerun ($(basename "$log"), $(basename "$rerun"))"
+			again=$(ktap_cases "$rerun" | awk -v n="$name" '$2 == n { $2 = ""; print; exit }')
+			if [ "${again%% *}" = ok ]; then
+				# (A rerun that ends in SKIP or XFAIL says so.)
+				how=$(echo "${again#ok}" | sed 's/^ *//')
+				res=flake why="failed, ${how:-passed} when rerun ($(basename "$log"), $(basename "$rerun"))"
 			else
 				why="failed twice ($(basename "$log"), $(basename "$rerun"))"
 			fi
