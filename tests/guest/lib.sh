@@ -21,7 +21,12 @@ REMOTE_V6=2001:db8:1::2
 SPLAT_RE='WARNING:|BUG:|Oops|KASAN|refcount_t|unreferenced object|general protection fault|Kernel panic|rcu: INFO|self-detected stall|blocked for more than|soft lockup|hard LOCKUP|stalled pool shutdown'
 TIMEOUT_RE='NETDEV WATCHDOG|transmit timed out|Tx Unit Hang'
 
-say() { echo "rustnic-guest: $*" >&2; }
+# (Each line carries the guest's uptime in seconds: where a boot's time goes.)
+say() {
+	local up
+	read -r up _ </proc/uptime
+	echo "rustnic-guest: [${up%.*}] $*" >&2
+}
 
 # nap SECONDS: sleep without starting a process (a read with a timeout on a
 # FIFO that nobody writes). Each fork+exec costs tens of milliseconds under
