@@ -19,9 +19,9 @@ import time
 from lib.py import ksft_run, ksft_exit, ksft_pr, ksft_ge, ksft_eq
 from lib.py import ksft_disruptive
 from lib.py import NetDrvEpEnv
-from lib.py import cmd, defer, ip
-from nic_lib import get_mtu, helper_path, link_stats, max_mtu, rd, \
-    restore_mtu, set_mtu, wait_carrier, xfer_check
+from lib.py import cmd, defer
+from nic_lib import get_mtu, helper_path, link_set, link_stats, max_mtu, \
+    rd, restore_mtu, set_mtu, wait_carrier, xfer_check
 
 # Packets of other traffic that may arrive meanwhile.
 SLACK = 50
@@ -72,7 +72,7 @@ def bad_frames(cfg) -> None:
     rmtu = min(9000, max_mtu(cfg, remote=True))
     old = get_mtu(cfg, remote=True)
     if old != rmtu:
-        ip(f"link set dev {cfg.remote_ifname} mtu {rmtu}", host=cfg.remote)
+        link_set(cfg, f"mtu {rmtu}", remote=True)
         defer(restore_mtu, cfg, old, True)
         wait_carrier(cfg, remote=True)
         wait_carrier(cfg)

@@ -18,7 +18,8 @@ from lib.py import ksft_run, ksft_exit, ksft_pr, ksft_disruptive
 from lib.py import KsftSkipEx, KsftFailEx
 from lib.py import NetDrvEpEnv
 from lib.py import bkg, cmd, defer, ethtool, ip, rand_port, wait_port_listen
-from nic_lib import dev_driver, env_int, rd, wait_carrier, wr, xfer_check
+from nic_lib import dev_driver, env_int, link_set, rd, wait_carrier, wr, \
+    xfer_check
 
 IPV6_CONF = ("keep_addr_on_down", "accept_dad")
 
@@ -80,12 +81,11 @@ def _bring_up(cfg, dev, saved):
     _find(cfg, dev)
     for key, val in saved["conf"].items():
         wr(f"/proc/sys/net/ipv6/conf/{cfg.ifname}/{key}", val)
-    cmds = [f"link set dev {cfg.ifname} mtu {saved['mtu']}"]
-    cmds += [f"addr replace {a} dev {cfg.ifname}" for a in saved["addrs"]]
+    link_set(cfg, f"mtu {saved['mtu']}")
+    for a in saved["addrs"]:
+        ip(f"addr replace {a} dev {cfg.ifname}")
     if saved["up"]:
-        cmds += [f"link set dev {cfg.ifname} up"]
-    for c in cmds:
-        ip(c)
+        link_set(cfg, "up")
     if saved["up"]:
         wait_carrier(cfg, deadline=60)
 

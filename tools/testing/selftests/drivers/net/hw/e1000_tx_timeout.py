@@ -17,8 +17,8 @@ from lib.py import ksft_run, ksft_exit, ksft_pr, ksft_ge, ksft_true
 from lib.py import ksft_disruptive, KsftSkipEx, KsftFailEx
 from lib.py import NetDrvEpEnv
 from lib.py import bkg, cmd, defer, ip
-from nic_lib import MIB, dev_path, env_int, ping, ping_settle, rd, \
-    tcp_xfer, wait_carrier
+from nic_lib import MIB, dev_path, env_int, link_set, ping, ping_settle, \
+    rd, tcp_xfer, wait_carrier
 
 # PCI device IDs of the e1000 driver (not e1000e).
 E1000_IDS = {
@@ -77,8 +77,8 @@ def _reopen_if_stopped(cfg, regs0):
     """If the driver did not recover, open reprograms the transmitter."""
     if not regs0[TCTL] & TCTL_EN:
         ksft_pr("transmitter still stopped: reopening the device")
-        ip(f"link set dev {cfg.ifname} down")
-        ip(f"link set dev {cfg.ifname} up")
+        link_set(cfg, "down")
+        link_set(cfg, "up")
         wait_carrier(cfg)
 
 

@@ -29,9 +29,9 @@ import time
 from lib.py import ksft_run, ksft_exit, ksft_pr, ksft_ge, ksft_disruptive
 from lib.py import KsftSkipEx
 from lib.py import NetDrvEpEnv, EthtoolFamily, NetdevFamily, NlError
-from lib.py import cmd, defer, ip
-from nic_lib import Traffic, dev_driver, keep_addr_on_down, wait_carrier, \
-    xfer_check
+from lib.py import cmd, defer
+from nic_lib import Traffic, dev_driver, keep_addr_on_down, link_set, \
+    wait_carrier, xfer_check
 
 DEBUGFS = "/sys/kernel/debug"
 KNOBS = ("verbose", "interval", "space", "task-filter", "ignore-gfp-wait",
@@ -126,8 +126,8 @@ def _open(cfg, task_fail=False):
 
 def _reopen(cfg):
     """The uninjected open after the faults, then traffic."""
-    ip(f"link set dev {cfg.ifname} down")
-    ip(f"link set dev {cfg.ifname} up")
+    link_set(cfg, "down")
+    link_set(cfg, "up")
     wait_carrier(cfg)
     xfer_check(cfg)
 
@@ -136,7 +136,7 @@ def _open_faults(cfg, attrs, points, **arm):
     injected = failed = 0
     for attr in attrs:
         for k in points:
-            ip(f"link set dev {cfg.ifname} down")
+            link_set(cfg, "down")
             attr.arm(space=k * (4096 if attr.name == "fail_page_alloc" else 64),
                      **arm)
             failed += not _open(cfg, task_fail=arm.get("task", False))
@@ -152,13 +152,13 @@ def open_driver_alloc(cfg) -> None:
     attrs = _attrs(stacktrace=True)
     text = _module_text(cfg)
     keep_addr_on_down(cfg)
-    defer(ip, f"link set dev {cfg.ifname} up")
+    defer(link_set, cfg, "up")
     # The largest RX ring, so that open allocates the most.
     ehdr = {"header": {"dev-index": cfg.ifindex}}
     try:
         rings = EthtoolFamily().rings_get(ehdr)
         if rings.get("rx-max", 0) > rings.get("rx", 0):
-            ip(f"link set dev {cfg.ifname} down")
+            link_set(cfg, "down")
             EthtoolFamily().rings_set(ehdr | {"rx": rings["rx-max"]})
             defer(EthtoolFamily().rings_set, ehdr | {"rx": rings["rx"]})
     except NlError as e:
@@ -174,7 +174,7 @@ def open_task_alloc(cfg) -> None:
     if not os.path.exists("/proc/self/make-it-fail"):
         raise KsftSkipEx("no /proc/self/make-it-fail")
     keep_addr_on_down(cfg)
-    defer(ip, f"link set dev {cfg.ifname} up")
+    defer(link_set, cfg, "up")
     _open_faults(cfg, attrs, (0, 1, 2, 3, 5, 8, 16, 32, 64, 128, 200, 255),
                  task=True)
     _reopen(cfg)

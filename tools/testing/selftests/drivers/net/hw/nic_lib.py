@@ -9,6 +9,9 @@ Tunables (environment or net.config):
   XFER_MB      size of the checked transfers, MiB (default 64)
   XFER_BIG_MB  size of the big transfers, MiB (default 1024)
   XFER_TIMEOUT seconds one transfer may take (default 600)
+  CMD_TIMEOUT  seconds a link change (ip link set) may take (default 20,
+               lib.py's; more on a slow kernel, e.g. KASAN and lockdep under
+               emulation, where it takes longer under traffic)
 """
 
 import os
@@ -143,9 +146,16 @@ def get_mtu(cfg, remote=False):
                   cfg.remote if remote else None))
 
 
+def link_set(cfg, args, remote=False):
+    """ip link set dev IFNAME ARGS on the device (or the remote), allowed
+    CMD_TIMEOUT seconds."""
+    cmd(f"ip link set dev {_ifname(cfg, remote)} {args}",
+        host=cfg.remote if remote else None,
+        timeout=env_int(cfg, "CMD_TIMEOUT", 20))
+
+
 def _set_mtu(cfg, mtu, remote):
-    host = cfg.remote if remote else None
-    ip(f"link set dev {_ifname(cfg, remote)} mtu {mtu}", host=host)
+    link_set(cfg, f"mtu {mtu}", remote)
 
 
 def restore_mtu(cfg, mtu, remote=False):

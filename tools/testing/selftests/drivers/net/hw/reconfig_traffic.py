@@ -20,7 +20,8 @@ from lib.py import ksft_eq, ksft_ne, ksft_ge, KsftSkipEx
 from lib.py import NetDrvEpEnv, EthtoolFamily, NlError
 from lib.py import cmd, defer, ip
 from nic_lib import Traffic, check_link, env_int, get_mtu, keep_addr_on_down, \
-    max_mtu, ping, ping_settle, rd, save_mtu, set_mtu, wait_carrier, xfer_check
+    link_set, max_mtu, ping, ping_settle, rd, save_mtu, set_mtu, \
+    wait_carrier, xfer_check
 
 
 def _operstate(cfg):
@@ -83,12 +84,12 @@ def mtu_traffic(cfg) -> None:
     # sends the smallest while the device receives (a device drops frames
     # over its MTU, and TCP keeps the MSS of its handshake).
     for direction, rmtu in (("tx", top), ("rx", min(mtus))):
-        ip(f"link set dev {cfg.remote_ifname} mtu {rmtu}", host=cfg.remote)
+        link_set(cfg, f"mtu {rmtu}", remote=True)
         wait_carrier(cfg, remote=True)
         wait_carrier(cfg)
         traffic = Traffic(cfg, direction)
         for mtu in mtus:
-            ip(f"link set dev {cfg.ifname} mtu {mtu}")
+            link_set(cfg, f"mtu {mtu}")
             wait_carrier(cfg)
             traffic.check_flowing(f"after MTU {mtu}")
         traffic.stop()
@@ -99,11 +100,11 @@ def mtu_traffic(cfg) -> None:
 def link_flap(cfg) -> None:
     """Three down/up cycles: operstate follows, carrier comes back."""
     keep_addr_on_down(cfg)
-    defer(ip, f"link set dev {cfg.ifname} up")
+    defer(link_set, cfg, "up")
     for i in range(3):
-        ip(f"link set dev {cfg.ifname} down")
+        link_set(cfg, "down")
         ksft_eq(_operstate(cfg), "down", f"still up after down #{i}")
-        ip(f"link set dev {cfg.ifname} up")
+        link_set(cfg, "up")
         wait_carrier(cfg)
     check_link(cfg)
 
@@ -113,12 +114,12 @@ def flap_traffic(cfg) -> None:
     """FLAP_CYCLES down/up cycles under traffic, half each way."""
     cycles = env_int(cfg, "FLAP_CYCLES", 50)
     keep_addr_on_down(cfg)
-    defer(ip, f"link set dev {cfg.ifname} up")
+    defer(link_set, cfg, "up")
     for direction, n in (("tx", (cycles + 1) // 2), ("rx", cycles // 2)):
         traffic = Traffic(cfg, direction)
         for _ in range(n):
-            ip(f"link set dev {cfg.ifname} down")
-            ip(f"link set dev {cfg.ifname} up")
+            link_set(cfg, "down")
+            link_set(cfg, "up")
             wait_carrier(cfg)
             time.sleep(0.2)
         traffic.check_flowing(f"after {n} link flaps")
