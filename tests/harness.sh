@@ -59,6 +59,11 @@ prepare_root() {
 	mkdir -p "$groot/opt/rustnic/out"
 	cp -r "$TOP/tests" "$groot/opt/rustnic/tests"
 	cp -r "$OUT/kselftest" "$groot/opt/rustnic/kselftest"
+	# Byte-compiled here, by the guest's own Python: the guest does not
+	# cache what it compiles, and every selftest would otherwise compile
+	# the selftests' lib/py again (3.6 s of each one's start under TCG,
+	# 2.0 s compiled).
+	chroot "$groot" python3 -m compileall -q /opt/rustnic/kselftest /opt/rustnic/tests >/dev/null
 	GROOT=$groot
 	stage_end guest-root
 }
