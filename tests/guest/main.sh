@@ -435,7 +435,7 @@ cycle_up() {
 
 # Load/unload cycles with traffic running until the moment of unload.
 t_sample_cycles() {
-	local i cycles=${SAMPLE_CYCLES:-100} t0=$SECONDS
+	local i cycles=${SAMPLE_CYCLES:-40} t0=$SECONDS
 	# Time spent per phase (ms), printed every 10 cycles.
 	local -A ms=()
 	local t

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 
 """
-Driver module unload and reload under traffic: RMMOD_CYCLES (default 50)
+Driver module unload and reload under traffic: RMMOD_CYCLES (default 20)
 times, an iperf3 transfer from the device runs until at least 1 MB went
 out, then the driver's module is removed in the middle of it, loaded
 again, and the device (found again by its bus device) gets back its
@@ -115,7 +115,7 @@ def rmmod_traffic(cfg) -> None:
     saved = _save(cfg)
     ksft_pr(f"restoring after each reload: {saved}")
     defer(_restore, cfg, module, dev, saved)
-    cycles = env_int(cfg, "RMMOD_CYCLES", 50)
+    cycles = env_int(cfg, "RMMOD_CYCLES", 20)
     t0 = time.monotonic()
     for i in range(1, cycles + 1):
         port = rand_port()

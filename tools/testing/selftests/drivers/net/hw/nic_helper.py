@@ -9,7 +9,8 @@ deployed to the remote, so it uses only the Python standard library).
       "<bytes> <sha256>" of everything received until EOF.
 
   nic_helper.py send ADDR PORT BYTES [BLOB_MIB]
-      Connect to ADDR:PORT, send BYTES of a random stream and print
+      Connect to ADDR:PORT (retrying for up to 60 s while nothing
+      listens there yet), send BYTES of a random stream and print
       "<bytes> <sha256>" of what was sent. The stream is a random blob
       of BLOB_MIB (default 64) MiB repeated, each copy prefixed with its
       index, so that it has no short period.
@@ -30,6 +31,7 @@ import random
 import socket
 import struct
 import sys
+import time
 
 CHUNK = 1 << 20
 
@@ -63,6 +65,25 @@ def recv(addr, port, timeout=600):
     print(total, digest.hexdigest())
 
 
+def _connect(family, stype, proto, sa, deadline=60):
+    """
+    Connect, retrying while nothing listens yet: the receiver is started
+    at the same time, and may still be starting up.
+    """
+    end = time.monotonic() + deadline
+    while True:
+        s = socket.socket(family, stype, proto)
+        s.settimeout(120)
+        try:
+            s.connect(sa)
+            return s
+        except ConnectionRefusedError:
+            s.close()
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.05)
+
+
 def send(addr, port, nbytes, blob_mib=64):
     """Send nbytes of the random stream, print its length and SHA-256."""
     nbytes = int(nbytes)
@@ -70,9 +91,7 @@ def send(addr, port, nbytes, blob_mib=64):
     family, stype, proto, _, sa = _sockaddr(addr, int(port))
     digest = hashlib.sha256()
     left = nbytes
-    with socket.socket(family, stype, proto) as s:
-        s.settimeout(120)
-        s.connect(sa)
+    with _connect(family, stype, proto, sa) as s:
         idx = 0
         while left > 0:
             for part in (b"%016d" % idx, blob):

@@ -8,7 +8,7 @@ directions: MTU changes (valid and invalid), link flaps, ring resizes
 keep flowing, every change is undone at the end, and the device must
 pass strict pings and SHA-256-checked transfers afterwards.
 
-Tunables: FLAP_CYCLES (default 50), RESIZE_CYCLES (default 20).
+Tunables: FLAP_CYCLES (default 20), RESIZE_CYCLES (default 20).
 """
 
 import errno
@@ -112,7 +112,7 @@ def link_flap(cfg) -> None:
 @ksft_disruptive
 def flap_traffic(cfg) -> None:
     """FLAP_CYCLES down/up cycles under traffic, half each way."""
-    cycles = env_int(cfg, "FLAP_CYCLES", 50)
+    cycles = env_int(cfg, "FLAP_CYCLES", 20)
     keep_addr_on_down(cfg)
     defer(link_set, cfg, "up")
     for direction, n in (("tx", (cycles + 1) // 2), ("rx", cycles // 2)):
