@@ -17,7 +17,7 @@ from lib.py import ksft_run, ksft_exit, ksft_pr, ksft_ge, ksft_true
 from lib.py import ksft_disruptive, KsftSkipEx, KsftFailEx
 from lib.py import NetDrvEpEnv
 from lib.py import bkg, cmd, defer, ip
-from nic_lib import MIB, dev_path, env_int, link_set, ping, ping_settle, \
+from nic_lib import check_bytes, dev_path, link_set, ping, ping_settle, \
     rd, tcp_xfer, wait_carrier
 
 # PCI device IDs of the e1000 driver (not e1000e).
@@ -131,7 +131,7 @@ def tx_timeout(cfg) -> None:
     ksft_pr(f"tx_timeout_count {t0} -> {t1}")
     if t0 is not None:
         ksft_ge(t1, t0 + 1, "the driver counted no timeout")
-    tcp_xfer(cfg, "tx", "4", env_int(cfg, "XFER_MB", 64) * MIB)
+    tcp_xfer(cfg, "tx", "4", check_bytes(cfg))
 
 
 def main() -> None:

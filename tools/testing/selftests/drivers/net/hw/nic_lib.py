@@ -8,6 +8,9 @@ flow is measured on the device.
 Tunables (environment or net.config):
   XFER_MB      size of the checked transfers, MiB (default 64)
   XFER_BIG_MB  size of the big transfers, MiB (default 1024)
+  XFER_CHECK_MB  size of the transfers that check that a device still
+               works after a disruptive test, MiB (default 16, at most
+               XFER_MB)
   XFER_TIMEOUT seconds one transfer may take (default 600)
   CMD_TIMEOUT  seconds a link change (ip link set) may take (default 20,
                lib.py's; more on a slow kernel, e.g. KASAN and lockdep under
@@ -248,15 +251,21 @@ def tcp_xfer(cfg, direction, ipver, nbytes, check=True):
     return sent, got
 
 
+def check_bytes(cfg):
+    """Size of a transfer that checks a device after a disruptive test."""
+    return min(env_int(cfg, "XFER_CHECK_MB", 16),
+               env_int(cfg, "XFER_MB", 64)) * MIB
+
+
 def xfer_check(cfg, directions=("tx", "rx")):
     """
     After a disruptive test: carrier and strict pings (check_link), then
-    a checked transfer of XFER_MB each way, over IPv4 if configured.
+    a checked transfer of XFER_CHECK_MB each way, over IPv4 if configured.
     """
     check_link(cfg)
     ipver = "4" if cfg.addr_v["4"] and cfg.remote_addr_v["4"] else "6"
     for direction in directions:
-        tcp_xfer(cfg, direction, ipver, env_int(cfg, "XFER_MB", 64) * MIB)
+        tcp_xfer(cfg, direction, ipver, check_bytes(cfg))
 
 
 class Traffic:
