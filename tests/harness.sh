@@ -117,7 +117,8 @@ GUEST_VARS="SAMPLE_CYCLES RMMOD_CYCLES FLAP_CYCLES RESIZE_CYCLES BENCH_ROUNDS BE
 guest_env() {
 	local v
 	for v in $GUEST_VARS; do
-		[ -n "${!v:-}" ] && printf '%s=%s ' "$v" "${!v}"
+		# (Quoted: BENCH_SETTINGS may hold two words.)
+		[ -n "${!v:-}" ] && printf "%s='%s' " "$v" "${!v}"
 	done
 	return 0
 }
