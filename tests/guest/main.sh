@@ -714,7 +714,7 @@ e1000_itr_off() {
 }
 
 # A B A B ...: the drivers alternate on the same NIC in one boot.
-# For each setting (BENCH_SETTINGS, default "default"): one warm-up
+# For each setting (BENCH_SETTINGS, default "default equal"): one warm-up
 # round per driver, discarded, then BENCH_ROUNDS rounds in the order A B, B A,
 # A B, ... so that neither driver always runs first. A failed round is a
 # failed result (and missing from bench.jsonl, which the report checks).
@@ -723,7 +723,7 @@ run_bench() {
 	local -a drivers=(${DRIVERS//,/ }) order
 	: >"$OUT/bench.jsonl"
 	: >"$OUT/bench-warmup.jsonl"
-	for setting in ${BENCH_SETTINGS:-default}; do
+	for setting in ${BENCH_SETTINGS:-default equal}; do
 		if [ "$setting" = equal ] && [ "$NIC" = e1000 ] && [[ ",$DRIVERS," = *,c,* ]]; then
 			e1000_itr_off || { record "$NIC/c" bench-equal fail "cannot reload e1000 with InterruptThrottleRate=0"; continue; }
 		fi
