@@ -30,7 +30,7 @@ from lib.py import ksft_run, ksft_exit, ksft_pr, ksft_ge, ksft_disruptive
 from lib.py import KsftSkipEx
 from lib.py import NetDrvEpEnv, EthtoolFamily, NetdevFamily, NlError
 from lib.py import cmd, defer
-from nic_lib import Traffic, dev_driver, env_int, keep_addr_on_down, \
+from nic_lib import Traffic, cmd_timeout, dev_driver, keep_addr_on_down, \
     link_set, wait_carrier, xfer_check
 
 DEBUGFS = "/sys/kernel/debug"
@@ -121,8 +121,7 @@ def _open(cfg, task_fail=False):
     up = f"ip link set dev {cfg.ifname} up"
     if task_fail:
         up = f"sh -c 'echo 1 > /proc/self/make-it-fail && exec {up}'"
-    return cmd(up, shell=True, fail=False,
-               timeout=env_int(cfg, "CMD_TIMEOUT", 20)).ret == 0
+    return cmd(up, shell=True, fail=False, timeout=cmd_timeout(cfg)).ret == 0
 
 
 def _reopen(cfg):

@@ -148,12 +148,16 @@ def get_mtu(cfg, remote=False):
                   cfg.remote if remote else None))
 
 
+def cmd_timeout(cfg):
+    """Seconds a link change may take (CMD_TIMEOUT)."""
+    return env_int(cfg, "CMD_TIMEOUT", 20)
+
+
 def link_set(cfg, args, remote=False):
     """ip link set dev IFNAME ARGS on the device (or the remote), allowed
     CMD_TIMEOUT seconds."""
     cmd(f"ip link set dev {_ifname(cfg, remote)} {args}",
-        host=cfg.remote if remote else None,
-        timeout=env_int(cfg, "CMD_TIMEOUT", 20))
+        host=cfg.remote if remote else None, timeout=cmd_timeout(cfg))
 
 
 def _set_mtu(cfg, mtu, remote):
