@@ -48,10 +48,17 @@ def check_complete(rows, rounds, results):
 
 def summarise(rows, setting):
     sel = [r for r in rows if r["setting"] == setting]
-    out = {"rx_usecs": {}, "module": {}, "metrics": {}}
+    out = {"rx_usecs": {}, "module": {}, "metrics": {}, "context": {}}
     for d in DRIVERS:
-        out["rx_usecs"][d] = sorted({str(r.get("rx_usecs", "?")) for r in sel if r["driver"] == d})
-        out["module"][d] = sorted({r.get("module", d) for r in sel if r["driver"] == d})
+        mine = [r for r in sel if r["driver"] == d]
+        out["rx_usecs"][d] = sorted({str(r.get("rx_usecs", "?")) for r in mine})
+        out["module"][d] = sorted({r.get("module", d) for r in mine})
+        # Not compared, but needed to read the figures: where each NIC's
+        # interrupt went, and how many TCP segments were sent again.
+        out["context"][d] = {
+            k: [r.get(k) for r in sorted(mine, key=lambda r: r["round"])]
+            for k in ("dut_irq_cpu", "peer_irq_cpu", "dut_irqs_per_cpu", "tcp1_retrans", "tcp4_retrans")
+        }
     for m, (label, higher) in METRICS.items():
         vals = {d: [r[m] for r in sel if r["driver"] == d and r.get(m) is not None] for d in DRIVERS}
         if not all(vals.values()):
@@ -77,6 +84,12 @@ def print_table(nic, setting, rounds, s):
     print(f"\n{nic}, setting '{setting}': {rounds} rounds after a warm-up, order A B, B A, ...")
     print(f"  C = {mods['c']} (rx-usecs {usecs['c']}), Rust = {mods['rust']} (rx-usecs {usecs['rust']})")
     print(f"{'metric':52} {'C median':>10} {'Rust median':>12} {'Rust/C':>7}  spread (min-max) C | Rust")
+    for d in DRIVERS:
+        c = s["context"].get(d, {})
+        if any(v is not None for v in c.get("dut_irq_cpu", [])):
+            print(f"  {'C' if d == 'c' else 'Rust'} rounds: IRQ:CPU NIC under test {c['dut_irq_cpu']}, peer {c['peer_irq_cpu']};"
+                  f" NIC interrupts per CPU {c['dut_irqs_per_cpu']}; TCP retransmits 1 stream {c['tcp1_retrans']},"
+                  f" 4 streams {c['tcp4_retrans']}")
     for x in s["metrics"].values():
         better = "higher is better" if x["higher_is_better"] else "lower is better"
         med, lo, hi = x["median"], x["min"], x["max"]

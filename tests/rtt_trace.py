@@ -4,10 +4,11 @@
 
 Usage: rtt_trace.py RUN_DIR/NIC    (after `make bench` with BENCH_TRACE=1)
 
-The guest (main.sh, run_rtt_trace) traced 200 echoes per driver with
-tracepoints on both ends and wrote rtt-DRIVER-trace.txt, and rtt-devs.txt
-with "RTTDEV driver dev peer irq". Per echo request (98-byte frame, 84 bytes
-after the Ethernet header) the stages are:
+The guest (main.sh, run_rtt_trace) traced 200 echoes per driver and per
+bench setting with tracepoints on both ends and wrote
+rtt-SETTING-DRIVER-trace.txt, and rtt-devs.txt with "RTTDEV setting driver
+dev peer irq dut-irq:cpu peer-irq:cpu". Per echo request (98-byte frame, 84
+bytes after the Ethernet header) the stages are:
 
   xmit      net_dev_start_xmit(dev) -> net_dev_xmit(dev): the driver's
             ndo_start_xmit (tail write; QEMU sends the frame within it)
@@ -29,6 +30,8 @@ and, over the same window, per echo:
             completion interrupt has two: the RX one comes right after it)
   first_irq duration of the first of them (its handler); the "handler"
             stage above is that of the interrupt that delivers the echo
+  cpus      the CPUs of the request's transmit, the peer's receive and the
+            reply's interrupt (e.g. "0>1>0"), counted over the echoes
 
 Prints the median and mean of each stage in microseconds, C and Rust side by
 side, and writes rtt-trace.json in RUN_DIR/NIC.
@@ -36,6 +39,7 @@ side, and writes rtt-trace.json in RUN_DIR/NIC.
 import json
 import re
 import statistics
+from collections import Counter
 import sys
 from pathlib import Path
 
@@ -71,7 +75,7 @@ def echoes(trace: Path, dev: str, peer: str, irq: str) -> list[dict[str, float]]
     out = []
     i = 0
     while i < len(events):
-        t, k, start = [], 0, i
+        t, cpus, k, start = [], [], 0, i
         j = i
         while j < len(events) and k < len(want):
             ts, name, rest = events[j]
@@ -79,6 +83,7 @@ def echoes(trace: Path, dev: str, peer: str, irq: str) -> list[dict[str, float]]
                 if k == 0:
                     start = j
                 t.append(ts)
+                cpus.append(field(rest, "cpu"))
                 if name == "irq_handler_entry":
                     cpu[0] = field(rest, "cpu")
                 k += 1
@@ -89,6 +94,7 @@ def echoes(trace: Path, dev: str, peer: str, irq: str) -> list[dict[str, float]]
             d = [b - a for a, b in zip(t, t[1:])]
             echo = dict(zip(STAGES, d + [t[-1] - t[0]]))
             echo.update(irq_window(events[start:j + 1], irq, dut_irq))
+            echo["cpus"] = f"{cpus[0]}>{cpus[2]}>{cpus[4]}"
             out.append(echo)
             i = j
         else:
@@ -122,26 +128,32 @@ def main() -> int:
     run = Path(sys.argv[1])
     devs = {}
     for line in (run / "rtt-devs.txt").read_text().splitlines():
-        _, drv, dev, peer, irq = line.split()
-        devs[drv] = (dev, peer, irq)
+        _, setting, drv, dev, peer, irq, dut_cpu, peer_cpu = line.split()
+        devs[(setting, drv)] = (dev, peer, irq, dut_cpu, peer_cpu)
     res = {}
-    for drv, (dev, peer, irq) in devs.items():
-        e = echoes(run / f"rtt-{drv}-trace.txt", dev, peer, irq)
+    for (setting, drv), (dev, peer, irq, dut_cpu, peer_cpu) in devs.items():
+        e = echoes(run / f"rtt-{setting}-{drv}-trace.txt", dev, peer, irq)
         if not e:
-            print(f"rtt_trace: no complete echo in the {drv} trace", file=sys.stderr)
+            print(f"rtt_trace: no complete echo in the {setting} {drv} trace", file=sys.stderr)
             return 1
-        res[drv] = {
+        res.setdefault(setting, {})[drv] = {
             "echoes": len(e),
+            "irq_cpu": {"dut": dut_cpu, "peer": peer_cpu},
+            "cpus": dict(Counter(x["cpus"] for x in e).most_common()),
             "median_us": {s: statistics.median(x[s] for x in e) for s in STAGES + EXTRA},
             "mean_us": {s: statistics.fmean(x[s] for x in e) for s in STAGES + EXTRA},
         }
-    drvs = [d for d in ("c", "rust") if d in res]
-    print("ping echo stages, microseconds (median / mean), " +
-          ", ".join(f"{d}: {res[d]['echoes']} echoes" for d in drvs))
-    print(f"{'stage':10}" + "".join(f"{d:>22}" for d in drvs))
-    for s in STAGES + EXTRA:
-        print(f"{s:10}" + "".join(
-            f"{res[d]['median_us'][s]:12.1f} /{res[d]['mean_us'][s]:8.1f}" for d in drvs))
+    for setting, r in res.items():
+        drvs = [d for d in ("c", "rust") if d in r]
+        print(f"\nsetting '{setting}': ping echo stages, microseconds (median / mean), " +
+              ", ".join(f"{d}: {r[d]['echoes']} echoes" for d in drvs))
+        print(f"{'stage':10}" + "".join(f"{d:>22}" for d in drvs))
+        for s in STAGES + EXTRA:
+            print(f"{s:10}" + "".join(
+                f"{r[d]['median_us'][s]:12.1f} /{r[d]['mean_us'][s]:8.1f}" for d in drvs))
+        for d in drvs:
+            print(f"  {d}: IRQ:CPU NIC {r[d]['irq_cpu']['dut']}, peer {r[d]['irq_cpu']['peer']};"
+                  f" CPUs xmit>peer rx>irq: {r[d]['cpus']}")
     (run / "rtt-trace.json").write_text(json.dumps(res, indent=1) + "\n")
     return 0
 

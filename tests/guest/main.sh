@@ -596,6 +596,22 @@ nic_irqs() {
 	awk -v i="$irq:" '$1 == i { s = 0; for (k = 2; k <= NF; k++) if ($k ~ /^[0-9]+$/) s += $k; print s }' /proc/interrupts
 }
 
+# "IRQ:CPU" of a device's interrupt: the CPU its effective affinity names
+# (where the IOAPIC sends it; on a 2-CPU guest the two NICs' lines may land
+# on the same CPU or not, which moves a ping's wake-up cost).
+irq_cpu() {
+	local irq
+	irq=$(cat /sys/bus/pci/devices/"$1"/irq)
+	echo "$irq:$(cat /proc/irq/"$irq"/effective_affinity_list 2>/dev/null || echo '?')"
+}
+
+# The NIC under test's interrupts per CPU so far, comma-separated.
+nic_irqs_percpu() {
+	local irq
+	irq=$(cat /sys/bus/pci/devices/"$DUT_BDF"/irq)
+	awk -v i="$irq:" '$1 == i { s = ""; for (k = 2; k <= NF && $k ~ /^[0-9]+$/; k++) s = s (k > 2 ? "," : "") $k; print s }' /proc/interrupts
+}
+
 # One benchmark round for one driver: a JSON line in $3 (round 0: the
 # warm-up). $4: "default" (the driver's own interrupt moderation) or "equal"
 # (moderation off: `ethtool -C rx-usecs 0`, or for C e1000, which refuses
@@ -603,7 +619,7 @@ nic_irqs() {
 # The line records the driver's `ethtool -c` rx-usecs ("n/a" if it has none).
 bench_one() {
 	local round=$1 driver=$2 dst=$3 setting=$4 secs=${BENCH_SECS:-10} j tcp1 tcp4 udp rtt rtt50 irq0 irq1 mb
-	local coal
+	local coal pc0 pc1
 	setup_dut "$driver" >/dev/null || { say "bench: cannot set up $driver"; return 1; }
 	if [ "$setting" = equal ] && [ "$DRVNAME" = e1000 ]; then
 		# Reloaded with moderation off (e1000_itr_off).
@@ -620,6 +636,7 @@ bench_one() {
 	in_peer iperf3 -s -D -B "$REMOTE_V4" -1 >/dev/null 2>&1
 	wait_listen 5201 "$NS"
 	irq0=$(nic_irqs)
+	pc0=$(nic_irqs_percpu)
 	iperf3 -c "$REMOTE_V4" -t "$secs" -J >"$j-tcp1.json" || return 1
 	irq1=$(nic_irqs)
 	tcp1=$(jq '.end.sum_received.bits_per_second / 1e6' "$j-tcp1.json")
@@ -641,9 +658,16 @@ bench_one() {
 	rtt=$(awk -F'[/ =]+' '/^rtt/ { print $7 * 1000 }' "$j-ping.txt")
 	rtt50=$(sed -nE 's/.* time=([0-9.]+) ms.*/\1/p' "$j-ping.txt" | sort -n |
 		awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) * 1000 }')
-	printf '{"setting":"%s","round":%d,"driver":"%s","module":"%s","rx_usecs":"%s","tcp1_mbps":%s,"tcp4_mbps":%s,"udp64_pps":%s,"rtt_avg_us":%s,"rtt_p50_us":%s,"irqs_per_mb":%s}\n' \
+	pc1=$(nic_irqs_percpu)
+	# Context for reading the figures: TCP retransmits, each NIC's interrupt
+	# line and CPU, and the NIC under test's interrupts per CPU in the round.
+	printf '{"setting":"%s","round":%d,"driver":"%s","module":"%s","rx_usecs":"%s","tcp1_mbps":%s,"tcp4_mbps":%s,"udp64_pps":%s,"rtt_avg_us":%s,"rtt_p50_us":%s,"irqs_per_mb":%s,"tcp1_retrans":%s,"tcp4_retrans":%s,"dut_irq_cpu":"%s","peer_irq_cpu":"%s","dut_irqs_per_cpu":%s}\n' \
 		"$setting" "$round" "$driver" "$DRVNAME" "$coal" "$tcp1" "$tcp4" "$udp" "$rtt" "$rtt50" \
-		"$(jq -n "($irq1 - $irq0) / $mb")" >>"$dst"
+		"$(jq -n "($irq1 - $irq0) / $mb")" \
+		"$(jq '.end.sum_sent.retransmits // null' "$j-tcp1.json")" \
+		"$(jq '.end.sum_sent.retransmits // null' "$j-tcp4.json")" \
+		"$(irq_cpu "$DUT_BDF")" "$(irq_cpu "$PEER_BDF")" \
+		"$(jq -nc --arg a "$pc0" --arg b "$pc1" '[$a, $b | split(",") | map(tonumber)] | transpose | map(.[1] - .[0])')" >>"$dst"
 	say "bench $setting round $round $driver (rx-usecs $coal): tcp1 $tcp1 tcp4 $tcp4 udp64 $udp pps rtt $rtt us (median $rtt50 us)"
 }
 
@@ -674,28 +698,33 @@ run_regs() {
 }
 
 # Timeline of ping echoes (make bench with BENCH_TRACE=1): tracepoints on
-# both ends' paths for each driver in turn, analysed on the host by
-# tests/rtt_trace.py.
+# both ends' paths for each driver in turn, after the rounds of a setting
+# and with its moderation, analysed on the host by tests/rtt_trace.py.
 TR=/sys/kernel/tracing
 RTT_EVENTS="net/net_dev_start_xmit net/net_dev_xmit net/napi_gro_receive_entry
 	irq/irq_handler_entry irq/irq_handler_exit irq/softirq_entry"
 run_rtt_trace() {
-	local d ev
+	local setting=$1 d ev f
 	mountpoint -q $TR || mount -t tracefs nodev $TR
 	echo mono >$TR/trace_clock
 	echo 4096 >$TR/buffer_size_kb
 	for d in ${DRIVERS//,/ }; do
 		setup_dut "$d" >/dev/null || { say "rtt trace: cannot set up $d"; continue; }
+		if [ "$setting" = equal ] && [ "$DRVNAME" != e1000 ]; then
+			ethtool -C "$DEV" rx-usecs 0 || { say "rtt trace: $d: ethtool -C rx-usecs 0 failed"; continue; }
+		fi
 		warm_neigh
+		f=$OUT/rtt-$setting-$d
 		echo 0 >$TR/tracing_on
 		echo >$TR/trace
 		for ev in $RTT_EVENTS; do echo 1 >$TR/events/$ev/enable; done
 		echo 1 >$TR/tracing_on
-		ping -c 200 -i 0.02 "$REMOTE_V4" >"$OUT/rtt-$d-ping.txt"
+		ping -c 200 -i 0.02 "$REMOTE_V4" >"$f-ping.txt"
 		echo 0 >$TR/tracing_on
 		for ev in $RTT_EVENTS; do echo 0 >$TR/events/$ev/enable; done
-		cat $TR/trace >"$OUT/rtt-$d-trace.txt"
-		echo "RTTDEV $d $DEV $PEER $(cat /sys/bus/pci/devices/"$DUT_BDF"/irq)" >>"$OUT/rtt-devs.txt"
+		cat $TR/trace >"$f-trace.txt"
+		echo "RTTDEV $setting $d $DEV $PEER $(cat /sys/bus/pci/devices/"$DUT_BDF"/irq)" \
+			"$(irq_cpu "$DUT_BDF") $(irq_cpu "$PEER_BDF")" >>"$OUT/rtt-devs.txt"
 	done
 }
 
@@ -739,6 +768,7 @@ run_bench() {
 					record "$NIC/$d" "bench-$setting-$r" fail "benchmark round failed"
 			done
 		done
+		[ "${BENCH_TRACE:-0}" = 1 ] && run_rtt_trace "$setting"
 	done
 }
 
@@ -775,7 +805,6 @@ for d in ${DRIVERS//,/ }; do
 	esac
 done
 [ "$MODE" = bench ] && run_bench
-[ "$MODE" = bench ] && [ "${BENCH_TRACE:-0}" = 1 ] && run_rtt_trace
 [ "$MODE" = regs ] && run_regs
 scan_dmesg kernel final "$OUT/dmesg-final.log"
 echo "rustnic-guest: done"
