@@ -612,6 +612,23 @@ nic_irqs_percpu() {
 	awk -v i="$irq:" '$1 == i { s = ""; for (k = 2; k <= NF && $k ~ /^[0-9]+$/; k++) s = s (k > 2 ? "," : "") $k; print s }' /proc/interrupts
 }
 
+# The benchmark's CPU layout, as two machines would have it: the NIC under
+# test's interrupt and the client side (iperf3 -c, ping) on CPU 0, the peer
+# NIC's interrupt and the servers on CPU 1. Left to the scheduler, the ping
+# process ran beside the peer on CPU 1 for every echo with one driver and
+# mostly on CPU 0 with the other (BENCH_TRACE=1), which alone moved the
+# RTT by tens of microseconds.
+bench_layout() {
+	DUT_CPU=0 PEER_CPU=0
+	[ "$(nproc)" -ge 2 ] && PEER_CPU=1
+	pin_irq "$DUT_BDF" "$DUT_CPU" && pin_irq "$PEER_BDF" "$PEER_CPU"
+}
+pin_irq() {
+	echo "$2" >/proc/irq/"$(cat /sys/bus/pci/devices/"$1"/irq)"/smp_affinity_list
+}
+on_dut() { taskset -c "$DUT_CPU" "$@"; }
+on_peer() { in_peer taskset -c "$PEER_CPU" "$@"; }
+
 # One benchmark round for one driver: a JSON line in $3 (round 0: the
 # warm-up). $4: "default" (the driver's own interrupt moderation) or "equal"
 # (moderation off: `ethtool -C rx-usecs 0`, or for C e1000, which refuses
@@ -631,30 +648,31 @@ bench_one() {
 		coal=$(ethtool -c "$DEV" 2>/dev/null | awk '$1 == "rx-usecs:" { print $2 }')
 		coal=${coal:-n/a}
 	fi
+	bench_layout || { say "bench: cannot pin the interrupts"; return 1; }
 	warm_neigh
 	j=$OUT/bench-$setting-$round-$driver
-	in_peer iperf3 -s -D -B "$REMOTE_V4" -1 >/dev/null 2>&1
+	on_peer iperf3 -s -D -B "$REMOTE_V4" -1 >/dev/null 2>&1
 	wait_listen 5201 "$NS"
 	irq0=$(nic_irqs)
 	pc0=$(nic_irqs_percpu)
-	iperf3 -c "$REMOTE_V4" -t "$secs" -J >"$j-tcp1.json" || return 1
+	on_dut iperf3 -c "$REMOTE_V4" -t "$secs" -J >"$j-tcp1.json" || return 1
 	irq1=$(nic_irqs)
 	tcp1=$(jq '.end.sum_received.bits_per_second / 1e6' "$j-tcp1.json")
 	mb=$(jq '.end.sum_received.bytes / 1e6' "$j-tcp1.json")
-	in_peer iperf3 -s -D -B "$REMOTE_V4" -1 >/dev/null 2>&1
+	on_peer iperf3 -s -D -B "$REMOTE_V4" -1 >/dev/null 2>&1
 	wait_listen 5201 "$NS"
-	iperf3 -c "$REMOTE_V4" -t "$secs" -P 4 -J >"$j-tcp4.json" || return 1
+	on_dut iperf3 -c "$REMOTE_V4" -t "$secs" -P 4 -J >"$j-tcp4.json" || return 1
 	tcp4=$(jq '.end.sum_received.bits_per_second / 1e6' "$j-tcp4.json")
 	# 64-byte frames: 18 bytes of UDP payload + 8 + 20 + 14 + 4 (FCS).
-	in_peer iperf3 -s -D -B "$REMOTE_V4" -1 >/dev/null 2>&1
+	on_peer iperf3 -s -D -B "$REMOTE_V4" -1 >/dev/null 2>&1
 	wait_listen 5201 "$NS"
-	iperf3 -c "$REMOTE_V4" -u -l 18 -b 0 -t "$secs" -J >"$j-udp.json" || return 1
+	on_dut iperf3 -c "$REMOTE_V4" -u -l 18 -b 0 -t "$secs" -J >"$j-udp.json" || return 1
 	udp=$(jq '(.end.sum.packets - .end.sum.lost_packets) / .end.sum.seconds' "$j-udp.json")
 	# RTT after the UDP flood has drained; mean and median of 200 echoes
 	# (the mean follows the few slow ones, e.g. a timer tick or a
 	# neighbour refresh landing on an echo).
 	sleep 1
-	ping -c 200 -i 0.01 "$REMOTE_V4" >"$j-ping.txt" || return 1
+	on_dut ping -c 200 -i 0.01 "$REMOTE_V4" >"$j-ping.txt" || return 1
 	rtt=$(awk -F'[/ =]+' '/^rtt/ { print $7 * 1000 }' "$j-ping.txt")
 	rtt50=$(sed -nE 's/.* time=([0-9.]+) ms.*/\1/p' "$j-ping.txt" | sort -n |
 		awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) * 1000 }')
@@ -713,13 +731,14 @@ run_rtt_trace() {
 		if [ "$setting" = equal ] && [ "$DRVNAME" != e1000 ]; then
 			ethtool -C "$DEV" rx-usecs 0 || { say "rtt trace: $d: ethtool -C rx-usecs 0 failed"; continue; }
 		fi
+		bench_layout || { say "rtt trace: cannot pin the interrupts"; continue; }
 		warm_neigh
 		f=$OUT/rtt-$setting-$d
 		echo 0 >$TR/tracing_on
 		echo >$TR/trace
 		for ev in $RTT_EVENTS; do echo 1 >$TR/events/$ev/enable; done
 		echo 1 >$TR/tracing_on
-		ping -c 200 -i 0.02 "$REMOTE_V4" >"$f-ping.txt"
+		on_dut ping -c 200 -i 0.02 "$REMOTE_V4" >"$f-ping.txt"
 		echo 0 >$TR/tracing_on
 		for ev in $RTT_EVENTS; do echo 0 >$TR/events/$ev/enable; done
 		cat $TR/trace >"$f-trace.txt"
