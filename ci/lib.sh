@@ -36,6 +36,12 @@ export CCACHE_DIR=$CACHE/ccache
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
 # Pristine tarballs carry old mtimes; ccache may trust them.
 export CCACHE_SLOPPINESS=time_macros,include_file_mtime,include_file_ctime
+# Depend mode: on a miss ccache takes the headers from the compiler's own
+# -MMD output (kbuild always asks for it) instead of running the
+# preprocessor first. With an empty cache (a fresh machine) that extra pass
+# made the kernel build 1157 s instead of 835 s on a 2-core machine; a
+# second tree built from the same cache still hits (109 s).
+export CCACHE_DEPEND=1
 
 mkdir -p "$CACHE" "$LOGS" "$KTREE"
 
