@@ -589,27 +589,24 @@ run_driver() {
 
 # ---------------------------------------------------------------- benchmark
 
-# Interrupts of the NIC under test so far (all CPUs).
-nic_irqs() {
-	local irq
-	irq=$(cat /sys/bus/pci/devices/"$DUT_BDF"/irq)
-	awk -v i="$irq:" '$1 == i { s = 0; for (k = 2; k <= NF; k++) if ($k ~ /^[0-9]+$/) s += $k; print s }' /proc/interrupts
-}
-
-# "IRQ:CPU" of a device's interrupt: the CPU its effective affinity names
-# (where the IOAPIC sends it; on a 2-CPU guest the two NICs' lines may land
-# on the same CPU or not, which moves a ping's wake-up cost).
-irq_cpu() {
-	local irq
-	irq=$(cat /sys/bus/pci/devices/"$1"/irq)
-	echo "$irq:$(cat /proc/irq/"$irq"/effective_affinity_list 2>/dev/null || echo '?')"
-}
+# The interrupt line of PCI device $1.
+irq_of() { cat /sys/bus/pci/devices/"$1"/irq; }
 
 # The NIC under test's interrupts per CPU so far, comma-separated.
 nic_irqs_percpu() {
+	awk -v i="$(irq_of "$DUT_BDF"):" '$1 == i { s = ""; for (k = 2; k <= NF && $k ~ /^[0-9]+$/; k++) s = s (k > 2 ? "," : "") $k; print s }' /proc/interrupts
+}
+
+# Interrupts of the NIC under test so far (all CPUs).
+nic_irqs() {
+	nic_irqs_percpu | tr , '\n' | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# "IRQ:CPU" of device $1's interrupt: the CPU its effective affinity names.
+irq_cpu() {
 	local irq
-	irq=$(cat /sys/bus/pci/devices/"$DUT_BDF"/irq)
-	awk -v i="$irq:" '$1 == i { s = ""; for (k = 2; k <= NF && $k ~ /^[0-9]+$/; k++) s = s (k > 2 ? "," : "") $k; print s }' /proc/interrupts
+	irq=$(irq_of "$1")
+	echo "$irq:$(cat /proc/irq/"$irq"/effective_affinity_list 2>/dev/null || echo '?')"
 }
 
 # The benchmark's CPU layout, as two machines would have it: the NIC under
@@ -624,10 +621,26 @@ bench_layout() {
 	pin_irq "$DUT_BDF" "$DUT_CPU" && pin_irq "$PEER_BDF" "$PEER_CPU"
 }
 pin_irq() {
-	echo "$2" >/proc/irq/"$(cat /sys/bus/pci/devices/"$1"/irq)"/smp_affinity_list
+	echo "$2" >/proc/irq/"$(irq_of "$1")"/smp_affinity_list
 }
 on_dut() { taskset -c "$DUT_CPU" "$@"; }
 on_peer() { in_peer taskset -c "$PEER_CPU" "$@"; }
+
+# Gives the NIC under test just bound setting $1's interrupt moderation and
+# prints its rx-usecs ("n/a" if it has none). For C e1000 "equal" was done
+# by reloading the module (e1000_itr_off).
+bench_moderation() {
+	local coal
+	if [ "$1" = equal ] && [ "$DRVNAME" = e1000 ]; then
+		echo "0 (InterruptThrottleRate)"
+		return
+	fi
+	if [ "$1" = equal ]; then
+		ethtool -C "$DEV" rx-usecs 0 >&2 || return 1
+	fi
+	coal=$(ethtool -c "$DEV" 2>/dev/null | awk '$1 == "rx-usecs:" { print $2 }')
+	echo "${coal:-n/a}"
+}
 
 # One benchmark round for one driver: a JSON line in $3 (round 0: the
 # warm-up). $4: "default" (the driver's own interrupt moderation) or "equal"
@@ -638,16 +651,7 @@ bench_one() {
 	local round=$1 driver=$2 dst=$3 setting=$4 secs=${BENCH_SECS:-10} j tcp1 tcp4 udp rtt rtt50 irq0 irq1 mb
 	local coal pc0 pc1
 	setup_dut "$driver" >/dev/null || { say "bench: cannot set up $driver"; return 1; }
-	if [ "$setting" = equal ] && [ "$DRVNAME" = e1000 ]; then
-		# Reloaded with moderation off (e1000_itr_off).
-		coal="0 (InterruptThrottleRate)"
-	else
-		if [ "$setting" = equal ]; then
-			ethtool -C "$DEV" rx-usecs 0 || { say "bench: $driver: ethtool -C rx-usecs 0 failed"; return 1; }
-		fi
-		coal=$(ethtool -c "$DEV" 2>/dev/null | awk '$1 == "rx-usecs:" { print $2 }')
-		coal=${coal:-n/a}
-	fi
+	coal=$(bench_moderation "$setting") || { say "bench: $driver: ethtool -C rx-usecs 0 failed"; return 1; }
 	bench_layout || { say "bench: cannot pin the interrupts"; return 1; }
 	warm_neigh
 	j=$OUT/bench-$setting-$round-$driver
@@ -728,9 +732,7 @@ run_rtt_trace() {
 	echo 4096 >$TR/buffer_size_kb
 	for d in ${DRIVERS//,/ }; do
 		setup_dut "$d" >/dev/null || { say "rtt trace: cannot set up $d"; continue; }
-		if [ "$setting" = equal ] && [ "$DRVNAME" != e1000 ]; then
-			ethtool -C "$DEV" rx-usecs 0 || { say "rtt trace: $d: ethtool -C rx-usecs 0 failed"; continue; }
-		fi
+		bench_moderation "$setting" >/dev/null || { say "rtt trace: $d: ethtool -C rx-usecs 0 failed"; continue; }
 		bench_layout || { say "rtt trace: cannot pin the interrupts"; continue; }
 		warm_neigh
 		f=$OUT/rtt-$setting-$d
@@ -742,7 +744,7 @@ run_rtt_trace() {
 		echo 0 >$TR/tracing_on
 		for ev in $RTT_EVENTS; do echo 0 >$TR/events/$ev/enable; done
 		cat $TR/trace >"$f-trace.txt"
-		echo "RTTDEV $setting $d $DEV $PEER $(cat /sys/bus/pci/devices/"$DUT_BDF"/irq)" \
+		echo "RTTDEV $setting $d $DEV $PEER $(irq_of "$DUT_BDF")" \
 			"$(irq_cpu "$DUT_BDF") $(irq_cpu "$PEER_BDF")" >>"$OUT/rtt-devs.txt"
 	done
 }
