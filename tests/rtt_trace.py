@@ -39,8 +39,8 @@ side, and writes rtt-trace.json in RUN_DIR/NIC.
 import json
 import re
 import statistics
-from collections import Counter
 import sys
+from collections import Counter
 from pathlib import Path
 
 LINE = re.compile(r"^\s*(.+?)-(\d+)\s+\[(\d+)\]\s+\S+\s+([\d.]+): (\w+): (.*)$")
