@@ -24,6 +24,13 @@ bytes after the Ethernet header) the stages are:
             hand-over to GRO
   total     net_dev_start_xmit(dev) -> napi_gro_receive_entry(dev)
 
+to_irq, handler, to_poll and poll_gro are those of the reply's own interrupt:
+the NIC's last one after the peer's transmit whose handler and NET_RX softirq
+came before the hand-over. An echo that a poll already running or scheduled
+picked up (for example one started by a TX completion interrupt) has no such
+interrupt: it counts for the other stages only, and the report says how many
+echoes had one.
+
 and, over the same window, per echo:
 
   irqs      interrupts of the NIC under test (a driver that takes a TX
@@ -31,7 +38,8 @@ and, over the same window, per echo:
   first_irq duration of the first of them (its handler); the "handler"
             stage above is that of the interrupt that delivers the echo
   cpus      the CPUs of the request's transmit, the peer's receive and the
-            reply's interrupt (e.g. "0>1>0"), counted over the echoes
+            reply's interrupt (e.g. "0>1>0", "-" without one), counted over
+            the echoes
 
 Prints the median and mean of each stage in microseconds, C and Rust side by
 side, and writes rtt-trace.json in RUN_DIR/NIC.
@@ -59,47 +67,67 @@ def echoes(trace: Path, dev: str, peer: str, irq: str) -> list[dict[str, float]]
         m = LINE.match(line)
         if m:
             events.append((float(m[4]) * 1e6, m[5], f"cpu={int(m[3])} {m[6]}"))
-    # The stages in order: (event, predicate on its fields).
     dut_irq = irq_of_dut(irq, peer)
-    want = [
+    # The echo's frames, in order: (event, predicate on its fields).
+    anchors = [
         ("net_dev_start_xmit", lambda r: field(r, "dev") == dev and field(r, "len") == "98"),
         ("net_dev_xmit", lambda r: field(r, "dev") == dev),
         ("napi_gro_receive_entry", lambda r: field(r, "dev") == peer and field(r, "len") == "84"),
         ("net_dev_start_xmit", lambda r: field(r, "dev") == peer and field(r, "len") == "98"),
-        ("irq_handler_entry", dut_irq),
-        ("irq_handler_exit", lambda r: field(r, "irq") == irq and field(r, "cpu") == cpu[0]),
-        ("softirq_entry", lambda r: field(r, "action") == "NET_RX" and field(r, "cpu") == cpu[0]),
         ("napi_gro_receive_entry", lambda r: field(r, "dev") == dev and field(r, "len") == "84"),
     ]
-    cpu = [None]
     out = []
     i = 0
     while i < len(events):
-        t, cpus, k, start = [], [], 0, i
-        j = i
-        while j < len(events) and k < len(want):
+        t, at, k, j = [], [], 0, i
+        while j < len(events) and k < len(anchors):
             ts, name, rest = events[j]
-            if name == want[k][0] and want[k][1](rest):
-                if k == 0:
-                    start = j
+            if name == anchors[k][0] and anchors[k][1](rest):
                 t.append(ts)
-                cpus.append(field(rest, "cpu"))
-                if name == "irq_handler_entry":
-                    cpu[0] = field(rest, "cpu")
+                at.append(j)
                 k += 1
-            elif k > 0 and name == want[0][0] and want[0][1](rest):
+            elif k > 0 and name == anchors[0][0] and anchors[0][1](rest):
                 break  # the next echo started: this one is incomplete
             j += 1
-        if k == len(want):
-            d = [b - a for a, b in zip(t, t[1:])]
-            echo = dict(zip(STAGES, d + [t[-1] - t[0]]))
-            echo.update(irq_window(events[start:j + 1], irq, dut_irq))
-            echo["cpus"] = f"{cpus[0]}>{cpus[2]}>{cpus[4]}"
-            out.append(echo)
-            i = j
-        else:
+        if k < len(anchors):
             i = max(j, i + 1)
+            continue
+        cpus = [field(events[x][2], "cpu") for x in at]
+        echo = dict(zip(STAGES[:3], [t[1] - t[0], t[2] - t[1], t[3] - t[2]]))
+        echo["total"] = t[4] - t[0]
+        # The reply's interrupt: the last one of the NIC under test, between the peer's
+        # transmit and the reply's hand-over to GRO, whose handler ended and whose NET_RX
+        # softirq started on its CPU before that hand-over. An echo without one was picked
+        # up by a poll that was already running or scheduled (for example by a TX
+        # completion interrupt): its interrupt stages are left out.
+        irqs = delivering_irq(events[at[3]:at[4]], irq, dut_irq)
+        if irqs:
+            entry, exit_, soft, cpu = irqs
+            echo.update(to_irq=entry - t[3], handler=exit_ - entry, to_poll=soft - exit_,
+                        poll_gro=t[4] - soft)
+        else:
+            cpu = "-"
+        echo.update(irq_window(events[at[0]:at[4] + 1], irq, dut_irq))
+        echo["cpus"] = f"{cpus[0]}>{cpus[2]}>{cpu}"
+        out.append(echo)
+        i = at[4] + 1
     return out
+
+
+def delivering_irq(events: list, irq: str, dut_irq):
+    """(entry, exit, softirq entry, cpu) of the last complete interrupt of the NIC in
+    `events`, or None."""
+    found, entry, exit_, cpu = None, None, None, None
+    for ts, name, rest in events:
+        if name == "irq_handler_entry" and dut_irq(rest):
+            entry, exit_, cpu = ts, None, field(rest, "cpu")
+        elif name == "irq_handler_exit" and entry is not None and exit_ is None \
+                and field(rest, "irq") == irq and field(rest, "cpu") == cpu:
+            exit_ = ts
+        elif name == "softirq_entry" and exit_ is not None and \
+                field(rest, "action") == "NET_RX" and field(rest, "cpu") == cpu:
+            found, entry, exit_ = (entry, exit_, ts, cpu), None, None
+    return found
 
 
 def irq_of_dut(irq: str, peer: str):
@@ -124,6 +152,14 @@ def irq_window(events: list, irq: str, dut_irq) -> dict[str, float]:
     return {"irqs": n, "first_irq": first}
 
 
+def median(v: list[float]) -> float:
+    return statistics.median(v) if v else float("nan")
+
+
+def mean(v: list[float]) -> float:
+    return statistics.fmean(v) if v else float("nan")
+
+
 def main() -> int:
     run = Path(sys.argv[1])
     devs = {}
@@ -140,13 +176,15 @@ def main() -> int:
             "echoes": len(e),
             "irq_cpu": {"dut": dut_cpu, "peer": peer_cpu},
             "cpus": dict(Counter(x["cpus"] for x in e).most_common()),
-            "median_us": {s: statistics.median(x[s] for x in e) for s in STAGES + EXTRA},
-            "mean_us": {s: statistics.fmean(x[s] for x in e) for s in STAGES + EXTRA},
+            "with_irq": sum("handler" in x for x in e),
+            "median_us": {s: median([x[s] for x in e if s in x]) for s in STAGES + EXTRA},
+            "mean_us": {s: mean([x[s] for x in e if s in x]) for s in STAGES + EXTRA},
         }
     for setting, r in res.items():
         drvs = [d for d in ("c", "rust") if d in r]
         print(f"\nsetting '{setting}': ping echo stages, microseconds (median / mean), " +
-              ", ".join(f"{d}: {r[d]['echoes']} echoes" for d in drvs))
+              ", ".join(f"{d}: {r[d]['echoes']} echoes ({r[d]['with_irq']} with their own "
+                      "interrupt)" for d in drvs))
         print(f"{'stage':10}" + "".join(f"{d:>22}" for d in drvs))
         for s in STAGES + EXTRA:
             print(f"{s:10}" + "".join(
