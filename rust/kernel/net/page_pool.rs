@@ -138,6 +138,9 @@ impl<'a> Params<'a> {
 pub struct PagePool {
     pool: NonNull<bindings::page_pool>,
     dma: bool,
+    /// `__GFP_DMA32` if the pool maps pages for a device that cannot reach all memory, added to
+    /// every allocation; otherwise 0.
+    zone: bindings::gfp_t,
     /// The device the pool maps pages for: `page_pool_create()` takes no reference on it, and
     /// `page_pool_destroy()` unmaps the pages still in flight through it. Dropped after that.
     _dev: Option<ARef<Device>>,
@@ -194,6 +197,17 @@ impl PagePool {
             let dev: &Device = dev;
             ARef::from(dev)
         });
+        // A device that cannot address all memory (a 32-bit DMA mask without an IOMMU, as the
+        // 8254x NICs have) would have swiotlb bounce every page above its limit, with a copy at
+        // each sync: such a pool takes its pages below 4 GiB. (A mask under 32 bits still
+        // bounces some of them, never more than without.)
+        let zone = match params.dma {
+            // SAFETY: `dev` is a bound device, whose DMA mask is set up.
+            Some((dev, ..)) if unsafe { bindings::dma_addressing_limited(dev.as_raw()) } => {
+                1 << bindings::___GFP_DMA32_BIT
+            }
+            _ => 0,
+        };
         // SAFETY: `raw` is a complete parameter block; `page_pool_create()` copies it. The DMA
         // device is bound (by the type of `Params::dma_from_device`), and `dev` keeps it alive
         // until after `page_pool_destroy()`. No net device is named.
@@ -203,18 +217,21 @@ impl PagePool {
         Ok(Self {
             pool: NonNull::new(pool).ok_or(ENOMEM)?,
             dma: params.dma.is_some(),
+            zone,
             _dev: dev,
         })
     }
 
     /// Takes a page from the pool, or from the page allocator with `flags` if the pool has none
-    /// to recycle (`page_pool_alloc_netmems()`). A new page is mapped for the device first.
+    /// to recycle (`page_pool_alloc_netmems()`). A new page is mapped for the device first; for
+    /// a device that cannot address all memory (`dma_addressing_limited()`) it comes from
+    /// `ZONE_DMA32`, so that the device reaches it without bounce buffers.
     ///
     /// Allocation needs `&mut self`: the pool's cache has a single consumer, so a driver keeps
     /// the pool with the ring it fills (under the ring's lock, or in its NAPI instance).
     pub fn alloc(&mut self, flags: Flags) -> Result<Page> {
         // Pages must have a kernel mapping (`Page::read`/`write`, `build_skb`).
-        let flags = flags.as_raw() & !bindings::__GFP_HIGHMEM;
+        let flags = (flags.as_raw() & !bindings::__GFP_HIGHMEM) | self.zone;
         // SAFETY: `self.pool` is a valid pool (type invariant); `&mut self` excludes concurrent
         // consumers of its cache. (`page_pool_alloc_netmems()`, which `page_pool_alloc_pages()`
         // inlines, is the function that fault injection can make fail.)
