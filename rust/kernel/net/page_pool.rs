@@ -202,7 +202,8 @@ impl PagePool {
         // each sync: such a pool takes its pages below 4 GiB. (A mask under 32 bits still
         // bounces some of them, never more than without.)
         let zone = match params.dma {
-            // SAFETY: `dev` is a bound device, whose DMA mask is set up.
+            // SAFETY: `dev` is a valid, bound device; `dma_addressing_limited()` only reads its
+            // DMA mask and DMA operations.
             Some((dev, ..)) if unsafe { bindings::dma_addressing_limited(dev.as_raw()) } => {
                 1 << bindings::___GFP_DMA32_BIT
             }
