@@ -93,8 +93,8 @@ def echoes(trace: Path, dev: str, peer: str, irq: str) -> list[dict[str, float]]
             i = max(j, i + 1)
             continue
         cpus = [field(events[x][2], "cpu") for x in at]
-        echo = dict(zip(STAGES[:3], [t[1] - t[0], t[2] - t[1], t[3] - t[2]]))
-        echo["total"] = t[4] - t[0]
+        echo = {"xmit": t[1] - t[0], "to_peer": t[2] - t[1], "peer": t[3] - t[2],
+                "total": t[4] - t[0]}
         # The reply's interrupt: the last one of the NIC under test, between the peer's
         # transmit and the reply's hand-over to GRO, whose handler ended and whose NET_RX
         # softirq started on its CPU before that hand-over. An echo without one was picked
