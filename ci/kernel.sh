@@ -199,7 +199,7 @@ selftests() {
 	local dst=$OUT/kselftest log=$LOGS/selftests-$VARIANT.log
 	{
 		make -C "$KSRC" O="$OUT" "${KMAKE[@]}" headers &&
-			make -C "$KSRC/tools/testing/selftests" O="$OUT/kselftest-build" \
+			make -C "$KSRC/tools/testing/selftests" O="$OUT/kselftest-build" -j"$(nproc)" \
 				KHDR_INCLUDES="-isystem $OUT/usr/include" \
 				LLVM=-22 CC=clang-22 CLANG=clang-22 \
 				TARGETS="drivers/net drivers/net/hw net/lib" \
