@@ -198,7 +198,7 @@ impl Nic {
             if let Some((_, n)) = counts {
                 tx.count = n;
             }
-            tx.reset()?;
+            tx.reset();
             txq.reset();
             self.tx_irq.store(false, Relaxed);
             let base = tx.dma_address();

@@ -138,7 +138,12 @@ impl dev::Operations for Nic {
         drop(tx);
         drop(bar);
         drop(dropped);
-        for skb in done.iter_mut().filter_map(Option::take) {
+        // `reclaim` fills `done` from the start.
+        for skb in done
+            .iter_mut()
+            .take(r.packets as usize)
+            .filter_map(Option::take)
+        {
             skb.consume();
         }
         if r.packets != 0 {
@@ -280,7 +285,11 @@ impl napi::Poll for Nic {
                     (tx.reclaim(&mut done), tx.unused())
                 };
                 // Freed with interrupts on, into the NAPI cache.
-                for skb in done.iter_mut().filter_map(Option::take) {
+                for skb in done
+                    .iter_mut()
+                    .take(r.packets as usize)
+                    .filter_map(Option::take)
+                {
                     skb.consume_in_napi(ctx.budget_token());
                 }
                 if r.packets != 0 {

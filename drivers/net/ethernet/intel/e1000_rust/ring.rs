@@ -2,12 +2,11 @@
 
 //! TX and RX descriptor rings.
 //!
-//! Descriptors live in coherent DMA memory, viewed as an array of `#[repr(C)]` [`Desc`]s and
-//! accessed field by field with volatile I/O projections, so the driver needs no `unsafe`; their
-//! command and status words are typed bitfields ([`TxData`], [`TxCtxCmd`], [`RxStatus`]). TX
-//! buffers are the socket buffers being sent, mapped with streaming DMA through [`SkbSlots`], one
-//! slot per descriptor; RX buffers are pages from a page pool, mapped once by the pool and
-//! recycled.
+//! Descriptors live in coherent DMA memory, an array of two-word [`Desc`]s accessed word by word
+//! with volatile I/O projections, so the driver needs no `unsafe`; their command and status words
+//! are typed bitfields ([`TxData`], [`TxCtxCmd`], [`RxStatus`]). TX buffers are the socket buffers
+//! being sent, mapped with streaming DMA through [`SkbSlots`], one slot per descriptor; RX buffers
+//! are pages from a page pool, mapped once by the pool and recycled.
 //!
 //! Both rings are allocated once, at probe, at the largest size the device supports; the size
 //! in use ([`TxRing::count`], [`RxRing::count`]) is what is programmed into TDLEN/RDLEN, so
@@ -16,8 +15,8 @@
 use kernel::{
     bitfield,
     device::{Bound, Device},
-    dma::{Coherent, CoherentView, DmaAddress},
-    io::{io_read, io_write, Io, IoBase},
+    dma::{Coherent, DmaAddress},
+    io::{io_read, io_write},
     net::{
         dma::{ring_add, SkbSlots},
         napi::{Poll, PollContext},
@@ -41,34 +40,26 @@ pub(crate) const DESC_MULTIPLE: usize = 8;
 /// and buses, such as the 4-byte TSO sentinel descriptor, are not reproduced.)
 pub(crate) const TX_MAX_DATA: u32 = 4096;
 
-/// A descriptor as the device reads and writes it: 16 bytes, little-endian (8254x SDM 3.2.3,
-/// 3.3.3, 3.3.6, 3.3.7).
-#[repr(C)]
-#[derive(FromBytes, IntoBytes)]
-struct Desc {
-    /// The buffer's bus address; for a TX context descriptor, [`TxCtxOffsets`].
-    addr: u64,
-    /// [`RxStatus`], [`TxData`] or [`TxCtxCmd`].
-    ctl: u64,
-}
+/// A descriptor as the device reads and writes it: two little-endian 64-bit words, 16 bytes
+/// (8254x SDM 3.2.3, 3.3.3, 3.3.6, 3.3.7). Word [`ADDR`]: the buffer's bus address, or for a TX
+/// context descriptor [`TxCtxOffsets`]; word [`CTL`]: [`RxStatus`], [`TxData`] or [`TxCtxCmd`].
+type Desc = [u64; 2];
+/// The first word of a [`Desc`].
+const ADDR: usize = 0;
+/// The second word of a [`Desc`].
+const CTL: usize = 1;
 
 /// A ring of [`MAX_DESCS`] descriptors in coherent memory, of which the first `count` are in
 /// use.
-struct Descs(Coherent<[u64]>);
+///
+/// Indices are taken modulo [`MAX_DESCS`] (ring indices are below the count in use, which is at
+/// most that): every access is then in bounds by construction, checked at build time, and the
+/// accessors cannot fail. (The ring's fast path makes several accesses per packet.)
+struct Descs(Coherent<[Desc; MAX_DESCS]>);
 
 impl Descs {
     fn new(dev: &Device<Bound>) -> Result<Self> {
-        Ok(Self(Coherent::zeroed_slice(
-            dev,
-            2 * MAX_DESCS,
-            GFP_KERNEL,
-        )?))
-    }
-
-    /// The memory as descriptors. It is exactly that size and page-aligned, so this does not
-    /// fail.
-    fn view(&self) -> Result<CoherentView<'_, [Desc; MAX_DESCS]>> {
-        self.0.as_view().try_cast()
+        Ok(Self(Coherent::zeroed(dev, GFP_KERNEL)?))
     }
 
     /// Bus address of descriptor 0.
@@ -80,31 +71,28 @@ impl Descs {
     ///
     /// One 64-bit volatile load, so the status bits and the length written back with them are
     /// read together: no barrier is needed between checking DD and reading the length.
-    fn ctl(&self, i: usize) -> Result<u64> {
-        let v: u64 = io_read!(self.view()?, [try: i].ctl);
-        Ok(u64::from_le(v))
+    fn ctl(&self, i: usize) -> u64 {
+        let v: u64 = io_read!(&self.0, [build: i % MAX_DESCS][build: CTL]);
+        u64::from_le(v)
     }
 
     /// Writes descriptor `i`.
-    fn write(&self, i: usize, addr: u64, ctl: u64) -> Result {
-        let v = self.view()?;
-        io_write!(v, [try: i].addr, addr.to_le());
-        io_write!(v, [try: i].ctl, ctl.to_le());
-        Ok(())
+    fn write(&self, i: usize, addr: u64, ctl: u64) {
+        let i = i % MAX_DESCS;
+        io_write!(&self.0, [build: i][build: ADDR], addr.to_le());
+        io_write!(&self.0, [build: i][build: CTL], ctl.to_le());
     }
 
     /// Writes the second word of descriptor `i`.
-    fn write_ctl(&self, i: usize, ctl: u64) -> Result {
-        io_write!(self.view()?, [try: i].ctl, ctl.to_le());
-        Ok(())
+    fn write_ctl(&self, i: usize, ctl: u64) {
+        io_write!(&self.0, [build: i % MAX_DESCS][build: CTL], ctl.to_le());
     }
 
     /// Zeroes descriptors `0..count`.
-    fn clear(&self, count: usize) -> Result {
+    fn clear(&self, count: usize) {
         for i in 0..count {
-            self.write(i, 0, 0)?;
+            self.write(i, 0, 0);
         }
-        Ok(())
     }
 }
 
@@ -352,11 +340,10 @@ impl TxRing {
     /// Free descriptors (one is always left unused, so that a full ring differs from an
     /// empty one).
     pub(crate) fn unused(&self) -> usize {
-        ring_add(
-            self.next_to_clean,
-            self.count - self.next_to_use - 1,
-            self.count,
-        )
+        // `next_to_clean - next_to_use - 1`, modulo `count`. As `next_to_use < count`, the
+        // subtractions below do not wrap.
+        let n = self.count.wrapping_sub(self.next_to_use).wrapping_sub(1);
+        ring_add(self.next_to_clean, n, self.count)
     }
 
     /// Uses `count` descriptors from now on; the ring is emptied (the device is down).
@@ -368,12 +355,11 @@ impl TxRing {
     }
 
     /// Forgets every descriptor and frees every buffer; the device must not be transmitting.
-    pub(crate) fn reset(&mut self) -> Result {
+    pub(crate) fn reset(&mut self) {
         self.slots.clear();
-        self.desc.clear(self.count)?;
+        self.desc.clear(self.count);
         self.next_to_use = 0;
         self.next_to_clean = 0;
-        Ok(())
     }
 
     /// Descriptors a packet needs: one per started [`TX_MAX_DATA`] bytes of each piece, plus a
@@ -397,17 +383,15 @@ impl TxRing {
         let first = self.next_to_use;
         let mut data = first;
         if let Some(c) = ctx {
-            if let Err(e) = c
-                .words()
-                .and_then(|(w0, w1)| self.desc.write(first, w0.into(), w1.into()))
-            {
-                return Err((e, skb));
+            match c.words() {
+                Ok((w0, w1)) => self.desc.write(first, w0.into(), w1.into()),
+                Err(e) => return Err((e, skb)),
             }
             data = ring_add(first, 1, self.count);
         }
         let (desc, count) = (&self.desc, self.count);
         let mut last = data;
-        let mut res = Ok(());
+        let mut res: Result = Ok(());
         let used = self
             .slots
             .map_packet(data, count, TX_MAX_DATA, skb, |i, addr, len, eop| {
@@ -421,11 +405,13 @@ impl TxRing {
                         .with_eop(eop)
                         .with_rs(eop)
                         .try_with_length(u64::from(len))?;
-                    desc.write(i, addr, w1.into())
+                    desc.write(i, addr, w1.into());
+                    Ok(())
                 });
             })?;
         if res.is_err() || used == 0 {
-            // Cannot happen (indices are below `count`); nothing was handed to the device.
+            // Cannot happen (no piece is longer than `TX_MAX_DATA`, which the length field
+            // holds); nothing was handed to the device.
             for k in 0..used {
                 drop(self.slots.take(ring_add(data, k, count)));
             }
@@ -437,9 +423,10 @@ impl TxRing {
     }
 
     /// Unmaps the buffers of packets the device has completed (DD in their last descriptor)
-    /// and moves their skbs to `out`, at most `out.len()` packets: the caller frees them after
-    /// releasing the ring lock (freeing may run destructors, which must not run with
-    /// interrupts off). Call again while `packets == out.len()`.
+    /// and moves their skbs to the first `packets` entries of `out`, at most `out.len()`
+    /// packets: the caller frees them after releasing the ring lock (freeing may run
+    /// destructors, which must not run with interrupts off). Call again while
+    /// `packets == out.len()`.
     pub(crate) fn reclaim(&mut self, out: &mut [Option<kernel::net::skb::SkBuff>]) -> Reclaimed {
         let mut r = Reclaimed::default();
         while self.next_to_clean != self.next_to_use && (r.packets as usize) < out.len() {
@@ -448,17 +435,16 @@ impl TxRing {
             if last >= self.count {
                 break;
             }
-            let Ok(w1) = self.desc.ctl(last).map(TxData::from) else {
-                break;
-            };
+            let w1 = TxData::from(self.desc.ctl(last));
             if !w1.dd() {
                 break;
             }
             // The packet's last slot holds it: taking it unmaps every piece.
             if let Some(skb) = self.slots.take(last) {
-                r.bytes += skb.len();
+                // At most `out.len()` packets of at most 64 KiB each: neither sum can wrap.
+                r.bytes = r.bytes.wrapping_add(skb.len());
                 out[r.packets as usize] = Some(skb);
-                r.packets += 1;
+                r.packets = r.packets.wrapping_add(1);
             }
             self.next_to_clean = ring_add(last, 1, self.count);
         }
@@ -538,8 +524,13 @@ impl RxRing {
     /// Gives descriptor `i` a fresh page. Fails with `ENOMEM` if the pool has none.
     fn refill(&mut self, i: usize) -> Result {
         let page = self.pool.alloc(GFP_ATOMIC | __GFP_NOWARN)?;
-        let addr = self.pool.dma_address(&page).ok_or(EINVAL)? + u64::from(RX_HEADROOM);
-        self.desc.write(i, addr, 0)?;
+        // A page's bus address plus an offset inside the page does not wrap.
+        let addr = self
+            .pool
+            .dma_address(&page)
+            .ok_or(EINVAL)?
+            .wrapping_add(u64::from(RX_HEADROOM));
+        self.desc.write(i, addr, 0);
         self.pages[i] = Some(page);
         Ok(())
     }
@@ -571,7 +562,7 @@ impl RxRing {
     pub(crate) fn reset(&mut self) -> Result {
         const REFILL_TRIES: u32 = 3;
         self.clear();
-        self.desc.clear(self.count)?;
+        self.desc.clear(self.count);
         self.next_to_clean = 0;
         self.discarding = false;
         for i in 0..self.count {
@@ -587,10 +578,10 @@ impl RxRing {
     }
 
     /// Hands `page` back to descriptor `i` (after the device wrote `len` bytes into it).
-    fn reuse(&mut self, i: usize, page: Page, len: u32) -> Result {
+    fn reuse(&mut self, i: usize, page: Page, len: u32) {
         self.pool.sync_for_device(&page, 0, len);
         self.pages[i] = Some(page);
-        self.desc.write_ctl(i, 0)
+        self.desc.write_ctl(i, 0);
     }
 
     /// Processes the next completed descriptor and gives it a buffer again.
@@ -603,7 +594,7 @@ impl RxRing {
         ctx: &mut PollContext<'_, T>,
     ) -> Option<Result<RxEvent>> {
         let i = self.next_to_clean;
-        let w1 = RxStatus::from(self.desc.ctl(i).ok()?);
+        let w1 = RxStatus::from(self.desc.ctl(i));
         if !w1.dd() {
             return None;
         }
@@ -625,7 +616,8 @@ impl RxRing {
         if discard {
             // The rest of a dropped frame, up to its EOP descriptor.
             self.discarding = !eop;
-            return Some(self.reuse(i, page, len).map(|()| ended(None)));
+            self.reuse(i, page, len);
+            return Some(Ok(ended(None)));
         }
         // Small single-buffer frames are copied; their page stays on the descriptor.
         if eop && self.partial.is_none() && len <= COPYBREAK {
@@ -633,17 +625,19 @@ impl RxRing {
                 skb.put_from_page(&page, RX_HEADROOM, len).ok()?;
                 Some(skb)
             });
-            return Some(self.reuse(i, page, len).and_then(|()| match skb {
+            self.reuse(i, page, len);
+            return Some(match skb {
                 Some(skb) => Ok(ended(Some(skb))),
                 None => Err(ENOMEM),
-            }));
+            });
         }
         // A new page for the descriptor first: without one, the old page stays there and the
         // frame is dropped.
         if let Err(e) = self.refill(i) {
             self.partial = None;
             self.discarding = !eop;
-            return Some(self.reuse(i, page, len).and(Err(e)));
+            self.reuse(i, page, len);
+            return Some(Err(e));
         }
         // The first buffer becomes the skb's head; it always has room for `RX_BUF_LEN` bytes
         // and the shared info, so `build_skb` only fails for lack of memory.
