@@ -57,7 +57,8 @@ def summarise(rows, setting):
         # interrupt went, and how many TCP segments were sent again.
         out["context"][d] = {
             k: [r.get(k) for r in sorted(mine, key=lambda r: r["round"])]
-            for k in ("dut_irq_cpu", "peer_irq_cpu", "dut_irqs_per_cpu", "tcp1_retrans", "tcp4_retrans")
+            for k in ("dut_irq_cpu", "peer_irq_cpu", "dut_irqs_per_cpu", "tcp1_retrans", "tcp4_retrans",
+                      "udp64_sent_pps", "udp64_sender_cpu_pct", "udp64_lost", "udp64_drops")
         }
     for m, (label, higher) in METRICS.items():
         vals = {d: [r[m] for r in sel if r["driver"] == d and r.get(m) is not None] for d in DRIVERS}
@@ -90,6 +91,13 @@ def print_table(nic, setting, rounds, s):
             print(f"  {'C' if d == 'c' else 'Rust'} rounds: IRQ:CPU NIC under test {c['dut_irq_cpu']}, peer {c['peer_irq_cpu']};"
                   f" NIC interrupts per CPU {c['dut_irqs_per_cpu']}; TCP retransmits 1 stream {c['tcp1_retrans']},"
                   f" 4 streams {c['tcp4_retrans']}")
+        if any(v is not None for v in c.get("udp64_sent_pps", [])):
+            sent = [None if v is None else round(v) for v in c["udp64_sent_pps"]]
+            cpu = [None if v is None else round(v) for v in c["udp64_sender_cpu_pct"]]
+            where = [None if w is None else f"{n} ({w['dut_qdisc']}/{w['peer_nic']}/{w['peer_socket']})"
+                     for n, w in zip(c["udp64_lost"], c["udp64_drops"])]
+            print(f"  {'C' if d == 'c' else 'Rust'} rounds, UDP flood: sent pps {sent}, sender CPU % {cpu};"
+                  f" datagrams lost (of them dropped at the qdisc/peer NIC/peer socket) {where}")
     for x in s["metrics"].values():
         better = "higher is better" if x["higher_is_better"] else "lower is better"
         med, lo, hi = x["median"], x["min"], x["max"]

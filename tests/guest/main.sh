@@ -642,6 +642,20 @@ bench_moderation() {
 	echo "${coal:-n/a}"
 }
 
+# Counters of where a UDP flood's datagrams can be dropped inside the guest,
+# as a JSON object: the NIC under test's qdisc, the peer NIC (no RX buffer:
+# rx_missed_errors, rx_fifo_errors; rx_dropped) and the peer's UDP socket
+# (receive buffer full). What is lost and none of these counts was lost
+# outside the guest: in QEMU or on the host's bridge and taps.
+udp_drops() {
+	local qdisc nic sock
+	qdisc=$(tc -s -j qdisc show dev "$DEV" | jq '[.[].drops // 0] | add // 0')
+	nic=$(in_peer cat /sys/class/net/"$PEER"/statistics/{rx_missed_errors,rx_fifo_errors,rx_dropped} |
+		awk '{ s += $1 } END { print s + 0 }')
+	sock=$(in_peer awk '$1 == "Udp:" { if (!n) { for (i = 2; i <= NF; i++) if ($i == "RcvbufErrors") c = i; n = 1 } else print $c }' /proc/net/snmp)
+	printf '{"dut_qdisc":%s,"peer_nic":%s,"peer_socket":%s}\n' "$qdisc" "$nic" "${sock:-0}"
+}
+
 # One benchmark round for one driver: a JSON line in $3 (round 0: the
 # warm-up). $4: "default" (the driver's own interrupt moderation) or "equal"
 # (moderation off: `ethtool -C rx-usecs 0`, or for C e1000, which refuses
@@ -649,7 +663,7 @@ bench_moderation() {
 # The line records the driver's `ethtool -c` rx-usecs ("n/a" if it has none).
 bench_one() {
 	local round=$1 driver=$2 dst=$3 setting=$4 secs=${BENCH_SECS:-10} j tcp1 tcp4 udp rtt rtt50 irq0 irq1 mb
-	local coal pc0 pc1
+	local coal pc0 pc1 u0 u1
 	setup_dut "$driver" >/dev/null || { say "bench: cannot set up $driver"; return 1; }
 	coal=$(bench_moderation "$setting") || { say "bench: $driver: ethtool -C rx-usecs 0 failed"; return 1; }
 	bench_layout || { say "bench: cannot pin the interrupts"; return 1; }
@@ -670,7 +684,9 @@ bench_one() {
 	# 64-byte frames: 18 bytes of UDP payload + 8 + 20 + 14 + 4 (FCS).
 	on_peer iperf3 -s -D -B "$REMOTE_V4" -1 >/dev/null 2>&1
 	wait_listen 5201 "$NS"
+	u0=$(udp_drops)
 	on_dut iperf3 -c "$REMOTE_V4" -u -l 18 -b 0 -t "$secs" -J >"$j-udp.json" || return 1
+	u1=$(udp_drops)
 	udp=$(jq '(.end.sum.packets - .end.sum.lost_packets) / .end.sum.seconds' "$j-udp.json")
 	# RTT after the UDP flood has drained; mean and median of 200 echoes
 	# (the mean follows the few slow ones, e.g. a timer tick or a
@@ -682,14 +698,20 @@ bench_one() {
 		awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) * 1000 }')
 	pc1=$(nic_irqs_percpu)
 	# Context for reading the figures: TCP retransmits, each NIC's interrupt
-	# line and CPU, and the NIC under test's interrupts per CPU in the round.
-	printf '{"setting":"%s","round":%d,"driver":"%s","module":"%s","rx_usecs":"%s","tcp1_mbps":%s,"tcp4_mbps":%s,"udp64_pps":%s,"rtt_avg_us":%s,"rtt_p50_us":%s,"irqs_per_mb":%s,"tcp1_retrans":%s,"tcp4_retrans":%s,"dut_irq_cpu":"%s","peer_irq_cpu":"%s","dut_irqs_per_cpu":%s}\n' \
+	# line and CPU, the NIC under test's interrupts per CPU in the round, and
+	# for the UDP flood the rate sent, the sender's CPU share and where lost
+	# datagrams were counted (see udp_drops).
+	printf '{"setting":"%s","round":%d,"driver":"%s","module":"%s","rx_usecs":"%s","tcp1_mbps":%s,"tcp4_mbps":%s,"udp64_pps":%s,"rtt_avg_us":%s,"rtt_p50_us":%s,"irqs_per_mb":%s,"tcp1_retrans":%s,"tcp4_retrans":%s,"dut_irq_cpu":"%s","peer_irq_cpu":"%s","dut_irqs_per_cpu":%s,"udp64_sent_pps":%s,"udp64_sender_cpu_pct":%s,"udp64_lost":%s,"udp64_drops":%s}\n' \
 		"$setting" "$round" "$driver" "$DRVNAME" "$coal" "$tcp1" "$tcp4" "$udp" "$rtt" "$rtt50" \
 		"$(jq -n "($irq1 - $irq0) / $mb")" \
 		"$(jq '.end.sum_sent.retransmits // null' "$j-tcp1.json")" \
 		"$(jq '.end.sum_sent.retransmits // null' "$j-tcp4.json")" \
 		"$(irq_cpu "$DUT_BDF")" "$(irq_cpu "$PEER_BDF")" \
-		"$(jq -nc --arg a "$pc0" --arg b "$pc1" '[$a, $b | split(",") | map(tonumber)] | transpose | map(.[1] - .[0])')" >>"$dst"
+		"$(jq -nc --arg a "$pc0" --arg b "$pc1" '[$a, $b | split(",") | map(tonumber)] | transpose | map(.[1] - .[0])')" \
+		"$(jq '.end.sum.packets / .end.sum.seconds' "$j-udp.json")" \
+		"$(jq '.end.cpu_utilization_percent.host_total' "$j-udp.json")" \
+		"$(jq '.end.sum.lost_packets' "$j-udp.json")" \
+		"$(jq -nc --argjson a "$u0" --argjson b "$u1" '$a | with_entries(.value = $b[.key] - .value)')" >>"$dst"
 	say "bench $setting round $round $driver (rx-usecs $coal): tcp1 $tcp1 tcp4 $tcp4 udp64 $udp pps rtt $rtt us (median $rtt50 us)"
 }
 
