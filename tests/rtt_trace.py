@@ -152,12 +152,18 @@ def irq_window(events: list, irq: str, dut_irq) -> dict[str, float]:
     return {"irqs": n, "first_irq": first}
 
 
-def median(v: list[float]) -> float:
-    return statistics.median(v) if v else float("nan")
+# None (JSON null) for a stage no echo has, e.g. the interrupt stages of a
+# driver none of whose echoes had an interrupt of its own.
+def median(v: list[float]) -> float | None:
+    return statistics.median(v) if v else None
 
 
-def mean(v: list[float]) -> float:
-    return statistics.fmean(v) if v else float("nan")
+def mean(v: list[float]) -> float | None:
+    return statistics.fmean(v) if v else None
+
+
+def us(v: float | None, width: int) -> str:
+    return f"{'n/a':>{width}}" if v is None else f"{v:{width}.1f}"
 
 
 def main() -> int:
@@ -188,7 +194,7 @@ def main() -> int:
         print(f"{'stage':10}" + "".join(f"{d:>22}" for d in drvs))
         for s in STAGES + EXTRA:
             print(f"{s:10}" + "".join(
-                f"{r[d]['median_us'][s]:12.1f} /{r[d]['mean_us'][s]:8.1f}" for d in drvs))
+                f"{us(r[d]['median_us'][s], 12)} /{us(r[d]['mean_us'][s], 8)}" for d in drvs))
         for d in drvs:
             print(f"  {d}: IRQ:CPU NIC {r[d]['irq_cpu']['dut']}, peer {r[d]['irq_cpu']['peer']};"
                   f" CPUs xmit>peer rx>irq: {r[d]['cpus']}")
