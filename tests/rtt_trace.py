@@ -24,6 +24,10 @@ bytes after the Ethernet header) the stages are:
             hand-over to GRO
   total     net_dev_start_xmit(dev) -> napi_gro_receive_entry(dev)
 
+With BENCH_KPROBES=1 the guest also probed the functions between the reply's
+interrupt and GRO (main.sh, rtt_kprobes); the report then gives, per driver,
+when each was first entered after the handler's end (median).
+
 to_irq, handler, to_poll and poll_gro are those of the reply's own interrupt:
 the NIC's last one after the peer's transmit whose handler and NET_RX softirq
 came before the hand-over. An echo that a poll already running or scheduled
@@ -53,6 +57,9 @@ from pathlib import Path
 
 LINE = re.compile(r"^\s*(.+?)-(\d+)\s+\[(\d+)\]\s+\S+\s+([\d.]+): (\w+): (.*)$")
 STAGES = ["xmit", "to_peer", "peer", "to_irq", "handler", "to_poll", "poll_gro", "total"]
+# The kprobes main.sh sets with BENCH_KPROBES=1 (rtt_kprobes).
+KPROBES = ["rx_action", "napi_poll", "c_clean", "c_rx", "rs_cb", "rs_poll", "lock_irq",
+           "lock_bh", "sync_cpu", "alloc", "eth", "gro_skb"]
 EXTRA = ["irqs", "first_irq"]
 
 
@@ -105,6 +112,11 @@ def echoes(trace: Path, dev: str, peer: str, irq: str) -> list[dict[str, float]]
             entry, exit_, soft, cpu = irqs
             echo.update(to_irq=entry - t[3], handler=exit_ - entry, to_poll=soft - exit_,
                         poll_gro=t[4] - soft)
+            # BENCH_KPROBES=1: when each probed function was first entered on that CPU,
+            # counted from the end of the handler.
+            for ts, name, rest in events[at[3]:at[4]]:
+                if name in KPROBES and ts > exit_ and field(rest, "cpu") == cpu:
+                    echo.setdefault("kp_" + name, ts - exit_)
         else:
             cpu = "-"
         echo.update(irq_window(events[at[0]:at[4] + 1], irq, dut_irq))
@@ -185,6 +197,10 @@ def main() -> int:
             "with_irq": sum("handler" in x for x in e),
             "median_us": {s: median([x[s] for x in e if s in x]) for s in STAGES + EXTRA},
             "mean_us": {s: mean([x[s] for x in e if s in x]) for s in STAGES + EXTRA},
+            "kprobes_median_us": {k: median([x["kp_" + k] for x in e if "kp_" + k in x])
+                                  for k in KPROBES if any("kp_" + k in x for x in e)},
+            "kprobes_to_gro_median_us": median([x["to_poll"] + x["poll_gro"] for x in e
+                                                if "to_poll" in x]),
         }
     for setting, r in res.items():
         drvs = [d for d in ("c", "rust") if d in r]
@@ -198,6 +214,15 @@ def main() -> int:
         for d in drvs:
             print(f"  {d}: IRQ:CPU NIC {r[d]['irq_cpu']['dut']}, peer {r[d]['irq_cpu']['peer']};"
                   f" CPUs xmit>peer rx>irq: {r[d]['cpus']}")
+        # With BENCH_KPROBES=1: the reply's path from the end of its handler to GRO, each
+        # probe's first hit (median). A hit costs about 5 us under TCG: compare windows with as
+        # many probes in both columns.
+        for d in drvs:
+            kp = sorted(r[d]["kprobes_median_us"].items(), key=lambda kv: kv[1])
+            if kp:
+                print(f"  {d}: from the handler's end: " + ", ".join(
+                    f"{k} {v:.1f}" for k, v in kp) +
+                    f", GRO {r[d]['kprobes_to_gro_median_us']:.1f} us")
     (run / "rtt-trace.json").write_text(json.dumps(res, indent=1) + "\n")
     return 0
 

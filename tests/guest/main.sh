@@ -747,6 +747,29 @@ run_regs() {
 TR=/sys/kernel/tracing
 RTT_EVENTS="net/net_dev_start_xmit net/net_dev_xmit net/napi_gro_receive_entry
 	irq/irq_handler_entry irq/irq_handler_exit irq/softirq_entry"
+# BENCH_KPROBES=1 (with BENCH_TRACE=1): kprobes on what a reply passes
+# through between its interrupt and GRO: the softirq (net_rx_action,
+# __napi_poll), the driver's poll (C e1000's e1000_clean and
+# e1000_clean_rx_irq; a Rust driver's poll callback and poll, found by their
+# mangled paths), and in it the locks, the DMA sync, the skb allocation,
+# eth_type_trans and gro_receive_skb. tests/rtt_trace.py reports when each
+# was first entered. Each hit costs about 5 us under TCG.
+rtt_kprobes() {
+	local k=$TR/kprobe_events sym name
+	echo 0 >$TR/events/rustnic/enable 2>/dev/null
+	echo >$k
+	[ "$1" = off ] && return
+	for name in rx_action:net_rx_action napi_poll:__napi_poll c_clean:e1000_clean \
+		c_rx:e1000_clean_rx_irq rs_cb:"_R.*${DRVNAME}.*13poll_callback.*" \
+		rs_poll:"_R.*${DRVNAME}.*4Poll4poll" lock_irq:_raw_spin_lock_irq_disable \
+		lock_bh:_raw_spin_lock_bh sync_cpu:__dma_sync_single_for_cpu alloc:napi_alloc_skb \
+		eth:eth_type_trans gro_skb:gro_receive_skb; do
+		sym=$(awk -v re="^${name#*:}\$" '$3 ~ re { print $3; exit }' /proc/kallsyms)
+		[ -n "$sym" ] || continue
+		echo "p:rustnic/${name%%:*} $sym" >>$k || say "rtt trace: no kprobe on $sym"
+	done
+	echo 1 >$TR/events/rustnic/enable
+}
 run_rtt_trace() {
 	local setting=$1 d ev f
 	mountpoint -q $TR || mount -t tracefs nodev $TR
@@ -761,11 +784,14 @@ run_rtt_trace() {
 		echo 0 >$TR/tracing_on
 		echo >$TR/trace
 		for ev in $RTT_EVENTS; do echo 1 >$TR/events/$ev/enable; done
+		[ "${BENCH_KPROBES:-0}" = 1 ] && rtt_kprobes on
 		echo 1 >$TR/tracing_on
 		on_dut ping -c 200 -i 0.02 "$REMOTE_V4" >"$f-ping.txt"
 		echo 0 >$TR/tracing_on
 		for ev in $RTT_EVENTS; do echo 0 >$TR/events/$ev/enable; done
+		# (Removing the kprobes clears the buffer: read it first.)
 		cat $TR/trace >"$f-trace.txt"
+		[ "${BENCH_KPROBES:-0}" = 1 ] && rtt_kprobes off
 		echo "RTTDEV $setting $d $DEV $PEER $(irq_of "$DUT_BDF")" \
 			"$(irq_cpu "$DUT_BDF") $(irq_cpu "$PEER_BDF")" >>"$OUT/rtt-devs.txt"
 	done
