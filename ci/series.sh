@@ -27,7 +27,7 @@ OUTDIR=$BUILD/series
 GIT_DIR_SPARSE=$KTREE/series-sparse
 CHECK_TREE=$KTREE/series-check
 # Patch after which the tree must build (the last kernel-crate patch).
-BISECT_AFTER=04
+BISECT_AFTER=05
 
 if [ -z "${SERIES_AUTHOR:-}" ]; then
 	SERIES_AUTHOR="$(git -C "$TOP" config user.name || echo rustnic) <$(git -C "$TOP" config user.email || echo rustnic@localhost)>"

@@ -63,3 +63,8 @@ __rust_helper void rust_helper_dma_sync_single_range_for_device(struct device *d
 {
 	dma_sync_single_range_for_device(dev, addr, offset, size, dir);
 }
+
+__rust_helper struct page_pool *rust_helper_page_pool_of(struct page *page)
+{
+	return __netmem_get_pp(page_to_netmem(page));
+}

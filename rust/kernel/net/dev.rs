@@ -317,6 +317,20 @@ pub trait Operations: Sized + Send + Sync + 'static {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
+    /// A virtqueue of a device registered with [`Registration::new_with_virtqueues`] has used
+    /// buffers (hard-IRQ context); `vq` says which and lets the handler disable its
+    /// notifications.
+    ///
+    /// As [`Operations::interrupt`], it gets the private data, not the [`Device`]: the
+    /// queues' callbacks are enabled from just before registration until after
+    /// unregistration. Typically it disables the queue's callbacks
+    /// ([`Virtqueue::disable_cb`](crate::virtio::virtqueue::Virtqueue::disable_cb)) and
+    /// schedules the NAPI instance serving it.
+    #[cfg(CONFIG_VIRTIO = "y")]
+    fn virtqueue_done(_this: &Self, _vq: &crate::virtio::virtqueue::Notified) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
     /// Returns the statistics of RX queue `q` (typically [`Napi::rx_stats`] of the instance
     /// serving it), or `None` if there is no such queue.
     ///
@@ -434,6 +448,20 @@ impl<T: Operations> Device<T> {
     unsafe fn priv_raw(ndev: *mut bindings::net_device) -> *mut u8 {
         // SAFETY: Guaranteed by the caller.
         unsafe { bindings::netdev_priv(ndev) }.cast::<u8>()
+    }
+
+    /// The virtqueues of a device registered with [`Registration::new_with_virtqueues`]
+    /// (`None` for any other device).
+    ///
+    /// They live as long as the device is registered: they are deleted after unregistration,
+    /// when no callback of the device can run any more.
+    #[cfg(CONFIG_VIRTIO = "y")]
+    pub fn virtqueues(&self) -> Option<&crate::virtio::virtqueue::Queues<'_>> {
+        let p = self.extra().virtqueues.load(crate::sync::atomic::Acquire);
+        // SAFETY: `self` is registered or in a callback (type invariant): the pointer, set
+        // before registration and cleared only after unregistration, is NULL or a live
+        // `Queues` for the whole borrow.
+        unsafe { p.as_ref() }
     }
 
     /// Returns the statistics of TX queue `q` of `ndev`.

@@ -448,6 +448,23 @@ impl Page {
         ManuallyDrop::new(self).page
     }
 
+    /// Takes back the reference given up with [`Page::into_raw`].
+    ///
+    /// # Safety
+    ///
+    /// `page` must come from [`Page::into_raw`] and be taken back at most once.
+    pub(crate) unsafe fn from_raw(page: NonNull<bindings::page>) -> Self {
+        // SAFETY: A page a pool handed out names that pool (`pp`, set by the pool); the pool is
+        // not freed while it has pages out (`page_pool_destroy()` waits for them).
+        let pool = unsafe { bindings::page_pool_of(page.as_ptr()) };
+        // INVARIANT: One pool reference on `page`, a page of `pool` (see above).
+        Self {
+            page,
+            // SAFETY: See above: the page's pool is set.
+            pool: unsafe { NonNull::new_unchecked(pool) },
+        }
+    }
+
     /// Start of the page for `build_skb()`.
     pub(crate) fn raw_address(&self) -> *mut u8 {
         self.address()
@@ -470,5 +487,57 @@ impl Drop for Page {
         // invariants). `allow_direct == false` is valid with interrupts enabled, in process or
         // softirq context.
         unsafe { bindings::page_pool_put_full_page(self.pool.as_ptr(), self.page.as_ptr(), false) };
+    }
+}
+
+/// A receive buffer of a virtio queue: the device writes into part of the page.
+#[cfg(CONFIG_VIRTIO = "y")]
+mod virtio_token {
+    use super::Page;
+    use crate::{
+        bindings,
+        prelude::*,
+        types::Opaque,
+        virtio::virtqueue::{Guard, Token},
+    };
+    use core::ptr::NonNull;
+
+    // SAFETY: A page pool `Page` owns one reference on its page; the raw form is the
+    // `struct page` pointer, whose pool `Page::from_raw` finds again. The page is not freed
+    // or handed out while its reference is owned, so the queued part stays in place.
+    unsafe impl Token for Page {
+        fn into_raw(self) -> NonNull<c_void> {
+            Page::into_raw(self).cast()
+        }
+
+        unsafe fn from_raw(ptr: NonNull<c_void>) -> Self {
+            // SAFETY: `ptr` came from `Page::into_raw`, which gave up one pool reference.
+            unsafe { Page::from_raw(ptr.cast()) }
+        }
+    }
+
+    impl Guard<'_, Page> {
+        /// Queues `len` bytes of `page` from `offset` for the device to write. Fails with
+        /// `EINVAL` if the range is not inside the page; on any failure the page is handed
+        /// back.
+        pub fn add_page(
+            &mut self,
+            page: Page,
+            offset: usize,
+            len: usize,
+        ) -> core::result::Result<(), (Error, Page)> {
+            match offset.checked_add(len) {
+                Some(end) if end <= crate::page::PAGE_SIZE && len != 0 => {}
+                _ => return Err((EINVAL, page)),
+            }
+            let sg = Opaque::<bindings::scatterlist>::uninit();
+            // SAFETY: `page`'s address plus `offset` is inside the page (checked above);
+            // order-0 pool pages are in the direct map.
+            unsafe {
+                bindings::sg_init_one(sg.get(), page.raw_address().add(offset).cast(), len as u32)
+            };
+            // SAFETY: `sg` describes part of the page, which the page token owns.
+            unsafe { self.add_in_one(&sg, page) }
+        }
     }
 }

@@ -573,6 +573,20 @@ impl SkBuff {
         Ok(())
     }
 
+    /// Prepends `len` zeroed bytes to the data, for a header the device reads before the frame
+    /// (a virtio-net header). Makes room with `skb_cow_head()` if the head lacks headroom or is
+    /// shared with a clone; fails with `ENOMEM` if that fails (the skb is left as it was).
+    pub fn push_zeroed(&mut self, len: u32) -> Result {
+        // SAFETY: We own the skb (type invariant).
+        to_result(unsafe { bindings::skb_cow_head(self.as_raw(), len) })?;
+        // SAFETY: `skb_cow_head()` left at least `len` bytes of headroom in a head that only
+        // this skb uses.
+        let p = unsafe { bindings::skb_push(self.as_raw(), len) };
+        // SAFETY: `skb_push()` returned the new start of the data, `len` writable bytes.
+        unsafe { core::ptr::write_bytes(p, 0, len as usize) };
+        Ok(())
+    }
+
     /// Appends a copy of `data` to the linear part (`skb_put_data()`).
     ///
     /// Fails with `ENOSPC` if there is not enough tailroom and with `EINVAL` if the skb is
@@ -855,5 +869,57 @@ mod tests {
             pseudo_header_seed(&[0xff, 0xf9, 0, 0, 0, 0, 0, 0], 6),
             [0xff, 0xff]
         );
+    }
+}
+
+/// A transmit buffer of a virtio queue: the device reads the whole skb.
+#[cfg(CONFIG_VIRTIO = "y")]
+mod virtio_token {
+    use super::SkBuff;
+    use crate::{
+        bindings,
+        prelude::*,
+        types::Opaque,
+        virtio::virtqueue::{Guard, Token},
+    };
+    use core::ptr::NonNull;
+
+    // SAFETY: An `SkBuff` owns its `sk_buff`, its head and its fragments; `into_raw` gives up
+    // ownership without freeing anything, `from_raw` takes it back. An owned skb is freed with
+    // `dev_kfree_skb_any()`, valid in every context.
+    unsafe impl Token for SkBuff {
+        fn into_raw(self) -> NonNull<c_void> {
+            SkBuff::into_raw(self).cast()
+        }
+
+        unsafe fn from_raw(ptr: NonNull<c_void>) -> Self {
+            // SAFETY: `ptr` came from `into_raw`: an owned, unshared skb on no list.
+            unsafe { SkBuff::from_raw(ptr.cast()) }
+        }
+    }
+
+    /// Entries of a transmit scatterlist: the linear part and every fragment of an skb.
+    const SKB_SG: usize = super::MAX_SKB_FRAGS + 1;
+
+    impl Guard<'_, SkBuff> {
+        /// Queues `skb` for the device to read, whole (the virtio header first, as the driver put
+        /// it at the start of the data). On failure (`ENOSPC`: the queue is full) `skb` is handed
+        /// back untouched.
+        pub fn add_skb(&mut self, skb: SkBuff) -> core::result::Result<(), (Error, SkBuff)> {
+            let mut sg = [const { Opaque::<bindings::scatterlist>::uninit() }; SKB_SG];
+            // SAFETY: `sg` has `SKB_SG` entries.
+            unsafe { bindings::sg_init_table(sg.as_mut_ptr().cast(), SKB_SG as u32) };
+            // SAFETY: `skb` is a valid skb we own; `sg` has room for its linear part and all its
+            // fragments (a frag list, which would need more, fails with `EMSGSIZE`).
+            let n = unsafe {
+                bindings::skb_to_sgvec(skb.as_raw(), sg.as_mut_ptr().cast(), 0, skb.len() as c_int)
+            };
+            if n <= 0 {
+                return Err((EINVAL, skb));
+            }
+            // SAFETY: The entries describe the skb's own data, which the skb owns and keeps in
+            // place while it is queued.
+            unsafe { self.add_out(&mut sg, n as u32, skb) }
+        }
     }
 }

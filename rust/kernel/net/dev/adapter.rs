@@ -239,6 +239,32 @@ impl<T: Operations> Adapter<T> {
         }
     }
 
+    /// The callback of every virtqueue of a device registered with
+    /// [`Registration::new_with_virtqueues`](super::Registration::new_with_virtqueues).
+    ///
+    /// # Safety
+    ///
+    /// Must only be installed by [`Queues::find`](crate::virtio::virtqueue::Queues::find) for
+    /// such a registration: the virtio device's `priv` is NULL or that network device (a
+    /// `Device<T>`), whose private data is initialised.
+    #[cfg(CONFIG_VIRTIO = "y")]
+    pub(crate) unsafe extern "C" fn virtqueue_done(vq: *mut bindings::virtqueue) {
+        // SAFETY: The transport calls us with a valid queue of a valid device. `priv` is NULL
+        // until the registration sets it, and is cleared only after the callbacks are stopped.
+        let ndev = unsafe { core::ptr::read_volatile(&raw const (*(*vq).vdev).priv_) };
+        if ndev.is_null() {
+            return;
+        }
+        // SAFETY: `ndev` is a device allocated by `Builder::<T>::new` whose private data is
+        // initialised, and stays so while the callback can run (see above). No `&Device<T>`
+        // is created (see `interrupt`).
+        let this = unsafe { &*Device::<T>::priv_raw(ndev.cast()).cast::<T>() };
+        // SAFETY: `vq` is valid while we run.
+        T::virtqueue_done(this, unsafe {
+            crate::virtio::virtqueue::Notified::from_raw(vq)
+        });
+    }
+
     /// # Safety
     ///
     /// Must only be called by the core as `get_queue_stats_rx` of a device using `STAT_OPS`.

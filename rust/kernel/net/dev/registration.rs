@@ -313,6 +313,8 @@ unsafe impl<T: Operations> Sync for Registration<'_, T> {}
 struct Registered<T: Operations> {
     ndev: NonNull<bindings::net_device>,
     irq: Option<u32>,
+    /// The device's virtqueues (in its `PrivExtra`) belong to this registration.
+    virtqueues: bool,
     _t: PhantomData<T>,
 }
 
@@ -339,6 +341,12 @@ impl<T: Operations> Drop for Registered<T> {
             // handler. Its vector is still allocated (type invariant).
             unsafe { bindings::free_irq(irq, ndev.cast()) };
         }
+        #[cfg(CONFIG_VIRTIO = "y")]
+        if self.virtqueues {
+            // SAFETY: The device is unregistered: no core callback and no NAPI poll (the
+            // adapter's `ndo_stop` disabled every instance) uses the queues any more.
+            unsafe { drop_virtqueues::<T>(ndev) };
+        }
         // SAFETY: No callback can run any more and no `&Device<T>` or `ARef` exists (see above;
         // `Registration::access` hands out `&Device<T>` only borrowed from the registration and
         // from its parent bound: neither dropping the registration nor the end of that binding,
@@ -359,7 +367,58 @@ impl<T: Operations> Registration<'static, T> {
     /// On failure `dev`'s private data is dropped and the device freed. Must be called from
     /// process context, without RTNL held.
     pub fn new(parent: &device::Device<device::Bound>, dev: Builder<T>) -> Result<Self> {
-        Self::register(parent, dev, None, None)
+        Self::register(parent, dev, None, None, false)
+    }
+}
+
+impl<T: Operations> Registration<'static, T> {
+    /// Finds the queues of the virtio device `vdev` (see
+    /// [`QueueInfo`](crate::virtio::virtqueue::QueueInfo)) for a device to be registered with
+    /// [`Registration::new_with_virtqueues`]: their callbacks call
+    /// [`Operations::virtqueue_done`] once it is registered, and do nothing before.
+    #[cfg(CONFIG_VIRTIO = "y")]
+    pub fn find_virtqueues<'b>(
+        vdev: &'b crate::virtio::Device<device::Core<'_>>,
+        infos: &[crate::virtio::virtqueue::QueueInfo],
+    ) -> Result<crate::virtio::virtqueue::Queues<'b>> {
+        crate::virtio::virtqueue::Queues::find(vdev, infos, Adapter::<T>::virtqueue_done)
+    }
+
+    /// Registers `dev` as a child of the virtio device `parent`, with its `queues`, whose
+    /// used-buffer notifications call [`Operations::virtqueue_done`]. As with
+    /// [`Registration::new`], the device is unregistered when the registration is dropped or
+    /// when `parent` unbinds.
+    ///
+    /// The registration owns the queues: the driver reaches them with
+    /// [`Device::virtqueues`]. Their callbacks reach the private data from here on; the device
+    /// is set ready (`DRIVER_OK`) just before `register_netdev()`. After
+    /// `unregister_netdev()` the callbacks are stopped, the device is reset, every buffer still
+    /// queued is dropped and the queues are deleted, all before the private data is dropped.
+    #[cfg(CONFIG_VIRTIO = "y")]
+    pub fn new_with_virtqueues(
+        parent: &crate::virtio::Device<device::Core<'_>>,
+        dev: Builder<T>,
+        queues: crate::virtio::virtqueue::Queues<'_>,
+    ) -> Result<Self> {
+        if !T::HAS_VIRTQUEUE_DONE || !queues.is_of(parent) {
+            return Err(EINVAL);
+        }
+        let ndev = dev.ndev.as_ptr();
+        let queues = KBox::new(queues, GFP_KERNEL)?;
+        // SAFETY: `ndev` was allocated by `Builder::<T>::new` and is exclusively ours.
+        let extra = unsafe { Device::<T>::extra_raw(ndev) };
+        // The queues' binding is `parent`'s: the registration, a device resource of `parent`,
+        // drops them before that binding ends (at the latest when it unbinds), so erasing the
+        // lifetime cannot let them outlive it.
+        let raw = KBox::into_raw(queues).cast::<crate::virtio::virtqueue::Queues<'static>>();
+        extra.virtqueues.store(raw, crate::sync::atomic::Release);
+        // SAFETY: `raw` was just leaked; the target, `ndev`, stays allocated with its private
+        // data initialised until the queues are dropped (by `register`'s unwind or by
+        // `Registered::drop`), which stops the callbacks first.
+        unsafe { (*raw).set_callback_target(ndev.cast()) };
+        parent.ready();
+        let parent: &device::Device<device::Bound> = parent.as_ref();
+        Self::register(parent, dev, None, None, true)
     }
 }
 
@@ -371,12 +430,19 @@ impl<'a, T: Operations> Registration<'a, T> {
         dev: Builder<T>,
         irq: Option<u32>,
         vectors: Option<pci::IrqVectorRegistration<'a>>,
+        virtqueues: bool,
     ) -> Result<Self> {
         let ndev = dev.into_raw();
         let unwind = |ndev: NonNull<bindings::net_device>| {
             if let Some(irq) = irq {
                 // SAFETY: Requested by `new_with_irq` with `ndev` as cookie.
                 unsafe { bindings::free_irq(irq, ndev.as_ptr().cast()) };
+            }
+            #[cfg(CONFIG_VIRTIO = "y")]
+            if virtqueues {
+                // SAFETY: The device is not registered: nothing but the queues' callbacks
+                // uses the queues, and dropping them stops those first.
+                unsafe { drop_virtqueues::<T>(ndev.as_ptr()) };
             }
             // SAFETY: The device is not registered and unused again (never registered, or
             // `register_netdev()` failed and unwound completely, including waiting for any
@@ -398,6 +464,7 @@ impl<'a, T: Operations> Registration<'a, T> {
         let registered = Registered::<T> {
             ndev,
             irq,
+            virtqueues,
             _t: PhantomData,
         };
         // If this fails, `registered` is dropped: the device is unregistered and freed, and
@@ -445,7 +512,7 @@ impl<'a, T: Operations> Registration<'a, T> {
             )
         })?;
         let parent: &device::Device<device::Bound> = parent.as_ref();
-        Self::register(parent, dev, Some(irq), Some(vectors))
+        Self::register(parent, dev, Some(irq), Some(vectors), false)
     }
 
     /// Returns the registered device, if it is still registered: `parent` must be the bound
@@ -472,4 +539,30 @@ impl<'a, T: Operations> Registration<'a, T> {
         // `'b`.
         Ok(unsafe { Device::from_raw(self.ndev.as_ptr()) })
     }
+}
+
+/// Stops the callbacks of the virtqueues of `ndev` and drops them (resetting the device,
+/// dropping every buffer still queued, deleting the queues).
+///
+/// # Safety
+///
+/// `ndev` was allocated by `Builder::<T>::new` and given queues by
+/// [`Registration::new_with_virtqueues`], not dropped yet; apart from the queues' callbacks,
+/// nothing uses them any more.
+#[cfg(CONFIG_VIRTIO = "y")]
+unsafe fn drop_virtqueues<T: Operations>(ndev: *mut bindings::net_device) {
+    // SAFETY: `ndev` is allocated (caller).
+    let extra = unsafe { Device::<T>::extra_raw(ndev) };
+    let raw = extra.virtqueues.load(crate::sync::atomic::Acquire);
+    if raw.is_null() {
+        return;
+    }
+    // SAFETY: `raw` is the live `Queues` the registration leaked (caller).
+    unsafe { (*raw).stop_callbacks() };
+    // No callback runs or will run: nobody else holds a reference to the queues.
+    extra
+        .virtqueues
+        .store(core::ptr::null_mut(), crate::sync::atomic::Relaxed);
+    // SAFETY: `raw` came from `KBox::into_raw` and is dropped once, here.
+    drop(unsafe { KBox::from_raw(raw) });
 }

@@ -26,6 +26,13 @@ pub(crate) struct PrivExtra {
     /// Runs [`Operations::reset`] (see [`Device::schedule_reset`]).
     reset_work: Opaque<bindings::work_struct>,
     ndev: *mut bindings::net_device,
+    /// The queues of a device registered with [`Registration::new_with_virtqueues`], owned
+    /// (a leaked `KBox`) by its registration: set before the device is registered, cleared
+    /// after it is unregistered and the queues' callbacks are stopped, then dropped.
+    ///
+    /// [`Registration::new_with_virtqueues`]: super::Registration::new_with_virtqueues
+    #[cfg(CONFIG_VIRTIO = "y")]
+    pub(crate) virtqueues: Atomic<*mut crate::virtio::virtqueue::Queues<'static>>,
 }
 
 impl PrivExtra {

@@ -1,0 +1,464 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Virtqueues, and who owns a buffer while the device holds it.
+//!
+//! C header: [`include/linux/virtio.h`](srctree/include/linux/virtio.h).
+//!
+//! # Ownership of buffers
+//!
+//! A queue carries one [`Token`] type. Adding a buffer moves its token into the queue: the
+//! token owns the memory the device reads or writes, and nothing else can reach that memory
+//! until the token comes back, from [`Guard::get_buf`] with the length the device used, or at
+//! teardown from `virtqueue_detach_unused_buf()`, after the device was reset. So the driver
+//! never sees a raw pointer, a token cannot be returned twice (the queue hands out each one it
+//! was given once), and none is lost: teardown drops every token still queued.
+//!
+//! # Teardown
+//!
+//! [`Queues`] is dropped (by the owner of the queues' callback target, e.g. the network device
+//! registration) in this order: the device is marked broken and the
+//! transport's callbacks synchronised, so no queue callback runs or will run; the device is
+//! reset, so it no longer touches any buffer; every unused buffer is detached and its token
+//! dropped; then the queues are deleted.
+
+use super::Device;
+use crate::{
+    bindings, device,
+    error::to_result,
+    new_spinlock_bh,
+    prelude::*,
+    sync::{aref::ARef, SpinLockBh},
+    types::Opaque,
+};
+use core::{any::TypeId, marker::PhantomData, ptr::NonNull};
+
+/// What a queue holds for each queued buffer.
+///
+/// # Safety
+///
+/// - `into_raw` returns a non-null pointer that `from_raw` turns back into the same value.
+/// - The memory the queue's add operation describes to the device for a token is owned by the
+///   token and stays allocated and in place (whatever happens to the token value in raw form)
+///   until `from_raw` rebuilds the token; meanwhile nobody else writes it (and, for a buffer the
+///   device writes, nobody else reads it either).
+/// - Dropping a rebuilt token is valid in process and softirq context with interrupts enabled.
+pub unsafe trait Token: Send + Sized + 'static {
+    #[doc(hidden)]
+    fn into_raw(self) -> NonNull<c_void>;
+
+    /// # Safety
+    ///
+    /// `ptr` must come from `into_raw` of this type, and be rebuilt at most once.
+    #[doc(hidden)]
+    unsafe fn from_raw(ptr: NonNull<c_void>) -> Self;
+}
+
+/// Drops a token given up with [`Token::into_raw`].
+///
+/// # Safety
+///
+/// `ptr` must come from `T::into_raw` and not have been rebuilt.
+unsafe fn release<T: Token>(ptr: NonNull<c_void>) {
+    // SAFETY: As required by this function.
+    drop(unsafe { T::from_raw(ptr) });
+}
+
+/// The description of one queue, for finding the queues (e.g.
+/// [`Registration::find_virtqueues`](crate::net::dev::Registration::find_virtqueues)).
+pub struct QueueInfo {
+    name: &'static CStr,
+    type_id: TypeId,
+    release: unsafe fn(NonNull<c_void>),
+    callback: bool,
+}
+
+impl QueueInfo {
+    /// A queue named `name` (as the transport shows it, e.g. in `/proc/interrupts`) that holds
+    /// tokens of type `T`; with `callback`, the device's notifications that it used buffers
+    /// call the queues' callback target (e.g.
+    /// [`Operations::virtqueue_done`](crate::net::dev::Operations::virtqueue_done)).
+    pub fn new<T: Token>(name: &'static CStr, callback: bool) -> Self {
+        Self {
+            name,
+            type_id: TypeId::of::<T>(),
+            release: release::<T>,
+            callback,
+        }
+    }
+}
+
+/// One queue: the C queue and the lock that serialises its operations.
+///
+/// # Invariants
+///
+/// `vq` is a queue of the device of the [`Queues`] that owns `self`, valid until that drops.
+#[pin_data]
+struct Entry {
+    vq: NonNull<bindings::virtqueue>,
+    type_id: TypeId,
+    release: unsafe fn(NonNull<c_void>),
+    /// BH-disabling: the queue is used from NAPI (softirq) and from process context.
+    #[pin]
+    lock: SpinLockBh<()>,
+}
+
+/// The queues of a virtio device, for the binding `'a` of the driver that found them.
+///
+/// # Invariants
+///
+/// - `entries` are all the queues `virtio_find_vqs()` created for `vdev`, in order; they stay
+///   valid until `self` is dropped, which deletes them, before the binding `'a` ends.
+/// - Each queue holds only tokens of the type its entry names.
+/// - `vdev->priv` is NULL or the target of the queues' callbacks.
+pub struct Queues<'a> {
+    vdev: ARef<Device>,
+    entries: KVec<Pin<KBox<Entry>>>,
+    _binding: PhantomData<&'a Device<device::Bound>>,
+}
+
+// SAFETY: The queues' operations are serialised by their locks (or, for `disable_cb`, need no
+// serialisation), and teardown may run on any thread in process context.
+unsafe impl Send for Queues<'_> {}
+// SAFETY: See `Send`; `&Queues` only gives access through the locks.
+unsafe impl Sync for Queues<'_> {}
+
+/// The type of a queue callback (hard-IRQ context).
+pub(crate) type Callback = unsafe extern "C" fn(vq: *mut bindings::virtqueue);
+
+impl<'a> Queues<'a> {
+    /// Finds the device's queues, described by `infos` in the device's order (for virtio-net:
+    /// receive 0, transmit 0, receive 1, ..., control), each with `callback` if its info asks
+    /// for one. (Drivers get theirs from the owner of the callbacks' target, e.g.
+    /// [`Registration::find_virtqueues`](crate::net::dev::Registration::find_virtqueues).)
+    ///
+    /// The callback must do nothing while the queue's `priv` is NULL: it stays so until a
+    /// target is set with [`Queues::set_callback_target`], so a device that notifies early is
+    /// harmless. Probe only (the device's status is `FEATURES_OK`), process context.
+    pub(crate) fn find(
+        dev: &'a Device<device::Core<'_>>,
+        infos: &[QueueInfo],
+        callback: Callback,
+    ) -> Result<Self> {
+        let vdev = dev.as_raw();
+        // SAFETY: `vdev` is valid; in probe (the device lock is held) only this driver creates
+        // queues, so reading the list head is not racy. A second set of queues would replace
+        // the transport's bookkeeping of the first: refused.
+        if unsafe { (*vdev).vqs.next != &raw mut (*vdev).vqs } {
+            return Err(EBUSY);
+        }
+        // SAFETY: `vdev` is valid; no callback of ours exists yet. The callbacks do nothing
+        // while this is NULL.
+        unsafe { core::ptr::write_volatile(&raw mut (*vdev).priv_, core::ptr::null_mut()) };
+        let n = infos.len();
+        let mut vqs = KVec::<*mut bindings::virtqueue>::with_capacity(n, GFP_KERNEL)?;
+        let mut cinfo = KVec::<bindings::virtqueue_info>::with_capacity(n, GFP_KERNEL)?;
+        for info in infos {
+            vqs.push(core::ptr::null_mut(), GFP_KERNEL)?;
+            cinfo.push(
+                bindings::virtqueue_info {
+                    name: info.name.as_char_ptr(),
+                    callback: if info.callback { Some(callback) } else { None },
+                    ctx: false,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        let mut entries = KVec::with_capacity(n, GFP_KERNEL)?;
+        for info in infos {
+            entries.push(
+                KBox::pin_init(
+                    pin_init!(Entry {
+                        vq: NonNull::dangling(),
+                        type_id: info.type_id,
+                        release: info.release,
+                        lock <- new_spinlock_bh!(()),
+                    }),
+                    GFP_KERNEL,
+                )?,
+                GFP_KERNEL,
+            )?;
+        }
+        // SAFETY: `dev` is a valid device in probe; `vqs` and `cinfo` hold `n` entries each. On
+        // success the transport fills `vqs` with `n` queues (NULL only for a queue without a
+        // name, and every name here is set).
+        to_result(unsafe {
+            bindings::virtio_find_vqs(
+                dev.as_raw(),
+                n.try_into()?,
+                vqs.as_mut_ptr(),
+                cinfo.as_mut_ptr(),
+                core::ptr::null_mut(),
+            )
+        })?;
+        for (e, vq) in entries.iter_mut().zip(vqs.iter()) {
+            let Some(vq) = NonNull::new(*vq) else {
+                // SAFETY: `virtio_find_vqs()` succeeded: the queues exist and nothing uses them.
+                unsafe { del_vqs(vdev) };
+                return Err(EINVAL);
+            };
+            // SAFETY: `e` is not structurally pinned in `vq`; we only write a plain field.
+            unsafe { e.as_mut().get_unchecked_mut() }.vq = vq;
+        }
+        // INVARIANT: `entries` are the queues just created, in order, each for its info's
+        // type; `vdev->priv` is NULL. `'a` is borrowed from the probe's bound device.
+        Ok(Self {
+            vdev: dev.into(),
+            entries,
+            _binding: PhantomData,
+        })
+    }
+
+    /// The queue at `index`, if its tokens are of type `T`.
+    pub fn get<T: Token>(&self, index: usize) -> Option<&Virtqueue<T>> {
+        let e = self.entries.get(index)?;
+        if e.type_id != TypeId::of::<T>() {
+            return None;
+        }
+        // SAFETY: `Virtqueue<T>` is a transparent wrapper of `Entry`, whose type is `T`.
+        Some(unsafe { &*core::ptr::from_ref::<Entry>(e).cast::<Virtqueue<T>>() })
+    }
+
+    /// Whether these are the queues of `dev`.
+    pub(crate) fn is_of(&self, dev: &Device<device::Core<'_>>) -> bool {
+        self.vdev.as_raw() == dev.as_raw()
+    }
+
+    /// Makes the queues' callbacks reach `target` (the device's `priv`, which is the driver's
+    /// to use).
+    ///
+    /// # Safety
+    ///
+    /// `target` must stay valid for the callback until the callbacks are stopped
+    /// ([`Queues::stop_callbacks`], also done by dropping `self`).
+    pub(crate) unsafe fn set_callback_target(&self, target: *mut c_void) {
+        // SAFETY: `vdev` is valid. The callbacks read `priv` with a volatile load; what they
+        // then reach was initialised before this store, and the device is set ready (a status
+        // write through the transport, ordered after it) only after this.
+        unsafe { core::ptr::write_volatile(&raw mut (*self.vdev.as_raw()).priv_, target) };
+    }
+}
+
+/// Deletes all of `vdev`'s queues.
+///
+/// # Safety
+///
+/// The device must be reset (or never set ready) and nothing may use its queues any more.
+unsafe fn del_vqs(vdev: *mut bindings::virtio_device) {
+    // SAFETY: As required by this function.
+    unsafe { bindings::virtio_del_vqs(vdev) }
+}
+
+impl Queues<'_> {
+    /// Stops the queues' callbacks: when this returns, none runs and none will run again, and
+    /// the callback target is forgotten.
+    ///
+    /// Process context (it waits).
+    pub(crate) fn stop_callbacks(&self) {
+        let vdev = self.vdev.as_raw();
+        // SAFETY: `vdev` is valid (we hold a reference). Marking every queue broken makes
+        // `vring_interrupt()` skip the callback; synchronising waits for callbacks that already
+        // started.
+        unsafe {
+            bindings::virtio_break_device(vdev);
+            bindings::virtio_synchronize_cbs(vdev);
+        }
+        // SAFETY: No callback runs any more (above).
+        unsafe { core::ptr::write_volatile(&raw mut (*vdev).priv_, core::ptr::null_mut()) };
+    }
+}
+
+impl Drop for Queues<'_> {
+    fn drop(&mut self) {
+        let vdev = self.vdev.as_raw();
+        self.stop_callbacks();
+        // SAFETY: The device stops using the queues' buffers once reset.
+        unsafe { bindings::virtio_reset_device(vdev) };
+        for e in self.entries.iter() {
+            loop {
+                // SAFETY: `e.vq` is valid (type invariant); the device is reset and no one
+                // else uses the queue (we have `&mut self`).
+                let p = unsafe { bindings::virtqueue_detach_unused_buf(e.vq.as_ptr()) };
+                let Some(p) = NonNull::new(p) else { break };
+                // SAFETY: Every buffer of this queue was added with a token of the entry's type
+                // (type invariant), and detaching hands each back once.
+                unsafe { (e.release)(p) };
+            }
+        }
+        // SAFETY: The device is reset and every buffer detached; the queues are not used again.
+        unsafe { del_vqs(vdev) };
+    }
+}
+
+impl<T: Token> Guard<'_, T> {
+    /// Adds an input buffer of the one scatter-gather entry `sg`, owned by `token`.
+    ///
+    /// # Safety
+    ///
+    /// `sg` must describe memory owned by `token` (see [`Token`]).
+    pub(crate) unsafe fn add_in_one(
+        &mut self,
+        sg: &Opaque<bindings::scatterlist>,
+        token: T,
+    ) -> core::result::Result<(), (Error, T)> {
+        let raw = token.into_raw();
+        // SAFETY: The queue is valid and we hold its lock; `sg` is one initialised entry
+        // describing memory `raw` owns (safety requirement). The queue owns `raw` on success.
+        let ret = unsafe {
+            bindings::virtqueue_add_inbuf(
+                self.raw(),
+                sg.get(),
+                1,
+                raw.as_ptr(),
+                bindings::GFP_ATOMIC,
+            )
+        };
+        if ret < 0 {
+            // SAFETY: Not queued: we still own `raw`.
+            return Err((Error::from_errno(ret), unsafe { T::from_raw(raw) }));
+        }
+        Ok(())
+    }
+}
+
+/// The queue whose callback runs: what a driver may do with it in hard-IRQ context.
+///
+/// # Invariants
+///
+/// `self.0` is a valid queue, for the duration of the callback that was given `&Self`.
+#[repr(transparent)]
+pub struct Notified(Opaque<bindings::virtqueue>);
+
+impl Notified {
+    /// # Safety
+    ///
+    /// `vq` must be a valid queue for `'b` (the queue's callback, while it runs).
+    pub(crate) unsafe fn from_raw<'b>(vq: *mut bindings::virtqueue) -> &'b Self {
+        // SAFETY: `Self` is a transparent wrapper; the caller guarantees validity.
+        unsafe { &*vq.cast::<Self>() }
+    }
+
+    /// Asks the device not to notify for used buffers (best effort, no serialisation needed).
+    pub fn disable_cb(&self) {
+        // SAFETY: The queue is valid (type invariant).
+        unsafe { bindings::virtqueue_disable_cb(self.0.get()) }
+    }
+}
+
+/// A queue whose tokens are of type `T`, borrowed from [`Queues`].
+#[repr(transparent)]
+pub struct Virtqueue<T: Token>(Entry, PhantomData<T>);
+
+impl<T: Token> Virtqueue<T> {
+    fn raw(&self) -> *mut bindings::virtqueue {
+        self.0.vq.as_ptr()
+    }
+
+    /// Asks the device not to notify for used buffers (best effort). Callable from the queue's
+    /// callback, concurrently with the other operations (`virtqueue_disable_cb()` needs no
+    /// serialisation).
+    pub fn disable_cb(&self) {
+        // SAFETY: The queue is valid (the `Queues` it is borrowed from is alive).
+        unsafe { bindings::virtqueue_disable_cb(self.raw()) }
+    }
+
+    /// Takes the queue's lock for the operations that must be serialised.
+    pub fn lock(&self) -> Guard<'_, T> {
+        Guard {
+            vq: self,
+            _guard: self.0.lock.lock(),
+        }
+    }
+}
+
+/// Exclusive use of a [`Virtqueue`].
+pub struct Guard<'a, T: Token> {
+    vq: &'a Virtqueue<T>,
+    _guard: crate::sync::lock::Guard<'a, (), crate::sync::lock::spinlock::SpinLockBhBackend>,
+}
+
+impl<T: Token> Guard<'_, T> {
+    pub(crate) fn raw(&self) -> *mut bindings::virtqueue {
+        self.vq.raw()
+    }
+
+    /// Descriptors in the queue.
+    pub fn size(&self) -> u32 {
+        // SAFETY: The queue is valid; its size only changes with `virtqueue_resize()`, which
+        // is not offered.
+        unsafe { bindings::virtqueue_get_vring_size(self.raw()) }
+    }
+
+    /// Free descriptors.
+    pub fn num_free(&self) -> u32 {
+        // SAFETY: The queue is valid; `num_free` is only changed under the lock we hold.
+        unsafe { (*self.raw()).num_free }
+    }
+
+    /// The next buffer the device used, with the number of bytes it wrote into it.
+    pub fn get_buf(&mut self) -> Option<(T, u32)> {
+        let mut len = 0u32;
+        // SAFETY: The queue is valid and we hold its lock.
+        let p = unsafe { bindings::virtqueue_get_buf(self.raw(), &mut len) };
+        // SAFETY: Every buffer of this queue was added with a `T` token (type invariant of
+        // `Queues`), and the queue hands each back once.
+        NonNull::new(p).map(|p| (unsafe { T::from_raw(p) }, len))
+    }
+
+    /// Prepares a notification of the device for the buffers added since the last one: returns
+    /// whether [`Guard::notify`] must be called.
+    pub fn kick_prepare(&mut self) -> bool {
+        // SAFETY: The queue is valid and we hold its lock.
+        unsafe { bindings::virtqueue_kick_prepare(self.raw()) }
+    }
+
+    /// Notifies the device (after [`Guard::kick_prepare`]). Returns `false` if the device is
+    /// broken.
+    pub fn notify(&self) -> bool {
+        // SAFETY: The queue is valid; `virtqueue_notify()` may run concurrently with other
+        // operations.
+        unsafe { bindings::virtqueue_notify(self.raw()) }
+    }
+
+    /// Re-enables used-buffer notifications; returns the value to give [`Guard::poll`], which
+    /// says whether buffers were used meanwhile (the race NAPI must close before it completes).
+    pub fn enable_cb_prepare(&mut self) -> u32 {
+        // SAFETY: The queue is valid and we hold its lock.
+        unsafe { bindings::virtqueue_enable_cb_prepare(self.raw()) }
+    }
+
+    /// Whether buffers were used since [`Guard::enable_cb_prepare`] returned `opaque`.
+    pub fn poll(&mut self, opaque: u32) -> bool {
+        // SAFETY: The queue is valid and we hold its lock.
+        unsafe { bindings::virtqueue_poll(self.raw(), opaque) }
+    }
+
+    /// Adds an output buffer of the scatter-gather entries in `sg`, owned by `token`.
+    ///
+    /// # Safety
+    ///
+    /// `sg` must describe memory owned by `token` (see [`Token`]).
+    pub(crate) unsafe fn add_out(
+        &mut self,
+        sg: &mut [Opaque<bindings::scatterlist>],
+        n: u32,
+        token: T,
+    ) -> core::result::Result<(), (Error, T)> {
+        let raw = token.into_raw();
+        // SAFETY: The queue is valid and we hold its lock; `sg` has `n` initialised entries
+        // describing memory `raw` owns (safety requirement). The queue owns `raw` on success.
+        let ret = unsafe {
+            bindings::virtqueue_add_outbuf(
+                self.raw(),
+                sg.as_mut_ptr().cast(),
+                n,
+                raw.as_ptr(),
+                bindings::GFP_ATOMIC,
+            )
+        };
+        if ret < 0 {
+            // SAFETY: Not queued: we still own `raw`.
+            return Err((Error::from_errno(ret), unsafe { T::from_raw(raw) }));
+        }
+        Ok(())
+    }
+}
