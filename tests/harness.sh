@@ -166,7 +166,13 @@ fi
 # KUnit runs at every boot; its results are recorded from the first one.
 KUNIT_BOOT=1
 for nic in $NICS; do
-	boot_guest "$nic"
+	# virtio_net_rust is not at parity with virtio_net yet (one queue pair, no
+	# offloads): `make test` leaves it out unless DRIVER names it.
+	if [ "$MODE" = test ] && [ "$nic" = virtio ] && [ -z "${DRIVER:-}" ]; then
+		DRIVERS=c boot_guest "$nic"
+	else
+		boot_guest "$nic"
+	fi
 	KUNIT_BOOT=0
 done
 
