@@ -292,23 +292,13 @@ impl napi::Poll for Net {
         };
         // Notifications back on; if buffers were used meanwhile, poll again (the race NAPI
         // must close before it sleeps).
-        let mut again = false;
-        if let Some(q) = queues.get::<Page>(RX) {
-            let mut vq = q.lock();
-            let o = vq.enable_cb_prepare();
-            if vq.poll(o) {
-                q.disable_cb();
-                again = true;
-            }
-        }
-        if let Some(q) = queues.get::<SkBuff>(TX) {
-            let mut vq = q.lock();
-            let o = vq.enable_cb_prepare();
-            if vq.poll(o) {
-                q.disable_cb();
-                again = true;
-            }
-        }
+        let rx = queues
+            .get::<Page>(RX)
+            .is_some_and(|q| !q.lock().enable_cb());
+        let tx = queues
+            .get::<SkBuff>(TX)
+            .is_some_and(|q| !q.lock().enable_cb());
+        let again = rx || tx;
         if again {
             napi.schedule();
         }

@@ -537,7 +537,7 @@ mod virtio_token {
                 bindings::sg_init_one(sg.get(), page.raw_address().add(offset).cast(), len as u32)
             };
             // SAFETY: `sg` describes part of the page, which the page token owns.
-            unsafe { self.add_in_one(&sg, page) }
+            unsafe { self.add(sg.get(), 1, false, page) }
         }
     }
 }

@@ -919,7 +919,7 @@ mod virtio_token {
             }
             // SAFETY: The entries describe the skb's own data, which the skb owns and keeps in
             // place while it is queued.
-            unsafe { self.add_out(&mut sg, n as u32, skb) }
+            unsafe { self.add(sg.as_mut_ptr().cast(), n as u32, true, skb) }
         }
     }
 }

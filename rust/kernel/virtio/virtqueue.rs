@@ -289,37 +289,6 @@ impl Drop for Queues<'_> {
     }
 }
 
-impl<T: Token> Guard<'_, T> {
-    /// Adds an input buffer of the one scatter-gather entry `sg`, owned by `token`.
-    ///
-    /// # Safety
-    ///
-    /// `sg` must describe memory owned by `token` (see [`Token`]).
-    pub(crate) unsafe fn add_in_one(
-        &mut self,
-        sg: &Opaque<bindings::scatterlist>,
-        token: T,
-    ) -> core::result::Result<(), (Error, T)> {
-        let raw = token.into_raw();
-        // SAFETY: The queue is valid and we hold its lock; `sg` is one initialised entry
-        // describing memory `raw` owns (safety requirement). The queue owns `raw` on success.
-        let ret = unsafe {
-            bindings::virtqueue_add_inbuf(
-                self.raw(),
-                sg.get(),
-                1,
-                raw.as_ptr(),
-                bindings::GFP_ATOMIC,
-            )
-        };
-        if ret < 0 {
-            // SAFETY: Not queued: we still own `raw`.
-            return Err((Error::from_errno(ret), unsafe { T::from_raw(raw) }));
-        }
-        Ok(())
-    }
-}
-
 /// The queue whose callback runs: what a driver may do with it in hard-IRQ context.
 ///
 /// # Invariants
@@ -419,42 +388,37 @@ impl<T: Token> Guard<'_, T> {
         unsafe { bindings::virtqueue_notify(self.raw()) }
     }
 
-    /// Re-enables used-buffer notifications; returns the value to give [`Guard::poll`], which
-    /// says whether buffers were used meanwhile (the race NAPI must close before it completes).
-    pub fn enable_cb_prepare(&mut self) -> u32 {
+    /// Re-enables used-buffer notifications. Returns `false` if buffers were used meanwhile
+    /// (`virtqueue_enable_cb()`): the caller, typically NAPI about to sleep, must then poll
+    /// again, or a notification may be lost.
+    pub fn enable_cb(&mut self) -> bool {
         // SAFETY: The queue is valid and we hold its lock.
-        unsafe { bindings::virtqueue_enable_cb_prepare(self.raw()) }
+        unsafe { bindings::virtqueue_enable_cb(self.raw()) }
     }
 
-    /// Whether buffers were used since [`Guard::enable_cb_prepare`] returned `opaque`.
-    pub fn poll(&mut self, opaque: u32) -> bool {
-        // SAFETY: The queue is valid and we hold its lock.
-        unsafe { bindings::virtqueue_poll(self.raw(), opaque) }
-    }
-
-    /// Adds an output buffer of the scatter-gather entries in `sg`, owned by `token`.
+    /// Adds a buffer of the `n` scatter-gather entries at `sg`, owned by `token`: one the
+    /// device reads if `out`, else one it writes.
     ///
     /// # Safety
     ///
-    /// `sg` must describe memory owned by `token` (see [`Token`]).
-    pub(crate) unsafe fn add_out(
+    /// `sg` must point to `n` initialised entries describing memory owned by `token` (see
+    /// [`Token`]).
+    pub(crate) unsafe fn add(
         &mut self,
-        sg: &mut [Opaque<bindings::scatterlist>],
+        sg: *mut bindings::scatterlist,
         n: u32,
+        out: bool,
         token: T,
     ) -> core::result::Result<(), (Error, T)> {
         let raw = token.into_raw();
+        let add = if out {
+            bindings::virtqueue_add_outbuf
+        } else {
+            bindings::virtqueue_add_inbuf
+        };
         // SAFETY: The queue is valid and we hold its lock; `sg` has `n` initialised entries
         // describing memory `raw` owns (safety requirement). The queue owns `raw` on success.
-        let ret = unsafe {
-            bindings::virtqueue_add_outbuf(
-                self.raw(),
-                sg.as_mut_ptr().cast(),
-                n,
-                raw.as_ptr(),
-                bindings::GFP_ATOMIC,
-            )
-        };
+        let ret = unsafe { add(self.raw(), sg, n, raw.as_ptr(), bindings::GFP_ATOMIC) };
         if ret < 0 {
             // SAFETY: Not queued: we still own `raw`.
             return Err((Error::from_errno(ret), unsafe { T::from_raw(raw) }));
