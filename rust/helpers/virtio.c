@@ -9,26 +9,6 @@ __rust_helper bool rust_helper___virtio_test_bit(const struct virtio_device *vde
 	return __virtio_test_bit(vdev, fbit);
 }
 
-__rust_helper u8 rust_helper_virtio_cread8(struct virtio_device *vdev, unsigned int offset)
-{
-	return virtio_cread8(vdev, offset);
-}
-
-__rust_helper u16 rust_helper_virtio_cread16(struct virtio_device *vdev, unsigned int offset)
-{
-	return virtio_cread16(vdev, offset);
-}
-
-__rust_helper u32 rust_helper_virtio_cread32(struct virtio_device *vdev, unsigned int offset)
-{
-	return virtio_cread32(vdev, offset);
-}
-
-__rust_helper u64 rust_helper_virtio_cread64(struct virtio_device *vdev, unsigned int offset)
-{
-	return virtio_cread64(vdev, offset);
-}
-
 __rust_helper void rust_helper_virtio_cread_bytes(struct virtio_device *vdev,
 						  unsigned int offset, void *buf, size_t len)
 {

@@ -53,7 +53,7 @@ const RX_BUF_LEN: usize = HDR_LEN + MAX_FRAME;
 /// Descriptors the largest skb may need (its linear part and every fragment, and one to
 /// spare); the transmit queue stops when fewer are free.
 const TX_NEEDED: u32 = MAX_SKB_FRAGS as u32 + 2;
-/// Completed transmits freed per batch, outside the queue lock.
+/// Completed transmits reported to BQL at a time.
 const RECLAIM_BATCH: usize = 32;
 /// Pages in the pool: a full receive queue of QEMU's default size, twice.
 const POOL_SIZE: u32 = 512;

@@ -131,9 +131,10 @@ impl<'a> Queues<'a> {
     /// for one. (Drivers get theirs from the owner of the callbacks' target, e.g.
     /// [`Registration::find_virtqueues`](crate::net::dev::Registration::find_virtqueues).)
     ///
-    /// The callback must do nothing while the queue's `priv` is NULL: it stays so until a
+    /// The callback must do nothing while the device's `priv` is NULL: it stays so until a
     /// target is set with [`Queues::set_callback_target`], so a device that notifies early is
-    /// harmless. Probe only (the device's status is `FEATURES_OK`), process context.
+    /// harmless. Probe only (the device's status is `FEATURES_OK`), process context. Fails with
+    /// `EBUSY` if the device already has queues.
     pub(crate) fn find(
         dev: &'a Device<device::Core<'_>>,
         infos: &[QueueInfo],

@@ -314,6 +314,7 @@ struct Registered<T: Operations> {
     ndev: NonNull<bindings::net_device>,
     irq: Option<u32>,
     /// The device's virtqueues (in its `PrivExtra`) belong to this registration.
+    #[cfg_attr(not(CONFIG_VIRTIO = "y"), allow(dead_code))]
     virtqueues: bool,
     _t: PhantomData<T>,
 }
