@@ -164,32 +164,32 @@ impl dev::Operations for Net {
             return NetdevTx::Busy(skb);
         }
         let frame = skb.len() as usize;
-        // The header (no checksum, no segmentation: all zero) goes in the headroom. A packet
-        // dropped here still notifies the device if it ends a batch: earlier packets of the
+        // The header (no checksum, no segmentation: all zero) goes in the headroom. Adding
+        // cannot fail for room (checked above); a packet that cannot be queued is dropped.
+        let queued = match skb.push_zeroed(HDR_LEN as u32) {
+            Ok(()) => {
+                let len = skb.len();
+                // On failure the skb is handed back and dropped here.
+                vq.add_skb(skb).ok().map(|()| len)
+            }
+            Err(_) => None,
+        };
+        // A dropped packet that ends a batch still notifies the device: earlier packets of the
         // batch deferred that (`xmit_more`).
-        if skb.push_zeroed(HDR_LEN as u32).is_err() {
-            txq.stats().add_drops(1);
-            if !txq.xmit_more() && vq.kick_prepare() {
-                vq.notify();
+        let kick = match queued {
+            Some(len) => {
+                txq.stats().add(1, frame);
+                if vq.num_free() < TX_NEEDED {
+                    txq.stop();
+                }
+                txq.sent_batched(len)
             }
-            return NetdevTx::Ok;
-        }
-        let len = skb.len();
-        if let Err((_, skb)) = vq.add_skb(skb) {
-            // Cannot happen (room was checked above); the header is in, so drop it.
-            txq.stats().add_drops(1);
-            if !txq.xmit_more() && vq.kick_prepare() {
-                vq.notify();
+            None => {
+                txq.stats().add_drops(1);
+                !txq.xmit_more()
             }
-            drop(vq);
-            drop(skb);
-            return NetdevTx::Ok;
-        }
-        txq.stats().add(1, frame);
-        if vq.num_free() < TX_NEEDED {
-            txq.stop();
-        }
-        if txq.sent_batched(len) && vq.kick_prepare() {
+        };
+        if kick && vq.kick_prepare() {
             vq.notify();
         }
         NetdevTx::Ok
@@ -298,8 +298,7 @@ impl napi::Poll for Net {
         let tx = queues
             .get::<SkBuff>(TX)
             .is_some_and(|q| !q.lock().enable_cb());
-        let again = rx || tx;
-        if again {
+        if rx || tx {
             napi.schedule();
         }
     }
