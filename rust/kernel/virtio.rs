@@ -61,6 +61,7 @@ unsafe impl<T: Driver> driver::RegistrationOps for Adapter<T> {
             (*vdrv.get()).id_table = T::ID_TABLE.as_ptr();
             (*vdrv.get()).feature_table = features.as_ptr();
             (*vdrv.get()).feature_table_size = features.len().try_into()?;
+            (*vdrv.get()).validate = Some(Self::validate_callback);
             (*vdrv.get()).probe = Some(Self::probe_callback);
             (*vdrv.get()).remove = Some(Self::remove_callback);
         }
@@ -76,6 +77,16 @@ unsafe impl<T: Driver> driver::RegistrationOps for Adapter<T> {
 }
 
 impl<T: Driver> Adapter<T> {
+    extern "C" fn validate_callback(vdev: *mut bindings::virtio_device) -> c_int {
+        // INVARIANT: The virtio bus calls `validate` with a valid device, before probe, while
+        // the negotiated features may still change.
+        let mut features = Negotiation(vdev, PhantomData);
+        from_result(|| {
+            T::validate(&mut features)?;
+            Ok(0)
+        })
+    }
+
     extern "C" fn probe_callback(vdev: *mut bindings::virtio_device) -> c_int {
         // SAFETY: The virtio bus only ever calls the probe callback with a valid pointer to a
         // `struct virtio_device`.
@@ -193,6 +204,16 @@ pub trait Driver {
     /// through [`Device::has_feature`].
     const FEATURES: &'static [u32];
 
+    /// Checks the features the device and the driver agreed on before they become final, and
+    /// drops those the driver cannot use in the combination the device offered (C
+    /// `validate`). Returning an error refuses the device.
+    ///
+    /// Process context, may sleep; before probe, and the device has no queues.
+    fn validate(features: &mut Negotiation<'_>) -> Result {
+        let _ = features;
+        Ok(())
+    }
+
     /// Binds the driver to `dev`.
     ///
     /// Process context, may sleep. The device's status is `FEATURES_OK`: the queues may be
@@ -207,6 +228,37 @@ pub trait Driver {
     /// Process context, may sleep.
     fn unbind<'bound>(dev: &'bound Device<device::Core<'_>>, this: Pin<&Self::Data<'bound>>) {
         let _ = (dev, this);
+    }
+}
+
+/// The features a device and its driver agreed on while the driver may still drop some, in
+/// [`Driver::validate`].
+///
+/// # Invariants
+///
+/// `self.0` is a valid virtio device, in its driver's `validate` callback for `'a`.
+pub struct Negotiation<'a>(*mut bindings::virtio_device, PhantomData<&'a mut ()>);
+
+impl Negotiation<'_> {
+    /// Whether feature bit `bit` is among the agreed ones (see [`Device::has_feature`]).
+    pub fn has(&self, bit: u32) -> bool {
+        // SAFETY: The device is valid (type invariant); `__virtio_test_bit` checks the range.
+        unsafe { bindings::__virtio_test_bit(self.0, bit) }
+    }
+
+    /// Drops feature bit `bit` (nothing happens if it is not set). The bits the transport
+    /// reserves (`VIRTIO_TRANSPORT_F_START..VIRTIO_TRANSPORT_F_END`, such as
+    /// `VIRTIO_F_VERSION_1`) are the transport's to negotiate: `EINVAL`.
+    pub fn clear(&mut self, bit: u32) -> Result {
+        if (bindings::VIRTIO_TRANSPORT_F_START..bindings::VIRTIO_TRANSPORT_F_END).contains(&bit) {
+            return Err(EINVAL);
+        }
+        if self.has(bit) {
+            // SAFETY: The device is valid and its features may change in `validate` (type
+            // invariant); the bit is in range (it is set).
+            unsafe { bindings::__virtio_clear_bit(self.0, bit) };
+        }
+        Ok(())
     }
 }
 

@@ -132,4 +132,9 @@ __rust_helper void rust_helper_skb_set_csum_unnecessary(struct sk_buff *skb)
 	skb->ip_summed = CHECKSUM_UNNECESSARY;
 }
 
+__rust_helper void rust_helper_skb_set_network_header(struct sk_buff *skb, const int offset)
+{
+	skb_set_network_header(skb, offset);
+}
+
 #endif /* CONFIG_NET */

@@ -573,17 +573,20 @@ impl SkBuff {
         Ok(())
     }
 
-    /// Prepends `len` zeroed bytes to the data, for a header the device reads before the frame
-    /// (a virtio-net header). Makes room with `skb_cow_head()` if the head lacks headroom or is
-    /// shared with a clone; fails with `ENOMEM` if that fails (the skb is left as it was).
-    pub fn push_zeroed(&mut self, len: u32) -> Result {
+    /// Prepends a copy of `data`, a header the device reads before the frame. Makes room with
+    /// `skb_cow_head()` if the head lacks headroom or is shared with a clone; fails with `ENOMEM`
+    /// if that fails (the skb is left as it was).
+    #[cfg(CONFIG_VIRTIO = "y")]
+    fn push_bytes(&mut self, data: &[u8]) -> Result {
+        let len = u32::try_from(data.len()).map_err(|_| EINVAL)?;
         // SAFETY: We own the skb (type invariant).
         to_result(unsafe { bindings::skb_cow_head(self.as_raw(), len) })?;
         // SAFETY: `skb_cow_head()` left at least `len` bytes of headroom in a head that only
         // this skb uses.
         let p = unsafe { bindings::skb_push(self.as_raw(), len) };
-        // SAFETY: `skb_push()` returned the new start of the data, `len` writable bytes.
-        unsafe { core::ptr::write_bytes(p, 0, len as usize) };
+        // SAFETY: `skb_push()` returned the new start of the data, `len` writable bytes that no
+        // Rust reference covers; `data` is a distinct buffer of that length.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), p.cast::<u8>(), data.len()) };
         Ok(())
     }
 
@@ -618,7 +621,7 @@ impl SkBuff {
         }
         // SAFETY: At least `ETH_HLEN` bytes are linear; `dev` is a valid `net_device`.
         let proto = unsafe { bindings::eth_type_trans(self.as_raw(), dev.as_raw()) };
-        // NOTE(bindgen): see `protocol()`.
+        // NOTE(bindgen): `protocol` is in the `headers` group, the fourth anonymous union.
         // SAFETY: We own the skb exclusively.
         unsafe { (*self.as_raw()).__bindgen_anon_4.headers.as_mut().protocol = proto };
         Ok(())
@@ -872,17 +875,124 @@ mod tests {
     }
 }
 
-/// A transmit buffer of a virtio queue: the device reads the whole skb.
 #[cfg(CONFIG_VIRTIO = "y")]
-mod virtio_token {
-    use super::SkBuff;
+pub use virtio_net::VirtioNetHdr;
+
+/// Virtio-net: the header before every frame, and skbs as the transmit buffers of a virtio queue.
+#[cfg(CONFIG_VIRTIO = "y")]
+mod virtio_net {
+    use super::{SkBuff, ETH_HLEN};
     use crate::{
         bindings,
+        error::to_result,
+        net::dev::{Device, Operations},
         prelude::*,
+        transmute::{AsBytes, FromBytes},
         types::Opaque,
         virtio::virtqueue::{Guard, Token},
     };
     use core::ptr::NonNull;
+
+    /// The header a virtio network device reads before every transmitted frame and writes before
+    /// every received one (`struct virtio_net_hdr_mrg_rxbuf`, in the little-endian layout of a
+    /// modern device): the frame's checksum and segmentation offloads and, on receive with
+    /// mergeable buffers, the number of buffers the frame spans.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::net::skb::VirtioNetHdr;
+    /// use kernel::transmute::FromBytes;
+    ///
+    /// let mut bytes = [0u8; VirtioNetHdr::LEN];
+    /// bytes[10] = 3; // `num_buffers`, little-endian
+    /// let hdr = VirtioNetHdr::from_bytes_copy(&bytes).unwrap();
+    /// assert_eq!(VirtioNetHdr::LEN, 12);
+    /// assert_eq!(hdr.num_buffers(), 3);
+    /// ```
+    #[derive(Clone, Copy, Default)]
+    #[repr(transparent)]
+    pub struct VirtioNetHdr(bindings::virtio_net_hdr_mrg_rxbuf);
+
+    // SAFETY: The header is made of integers only, with no padding (two bytes and five 16-bit
+    // fields, 2-byte aligned): every bit pattern is a valid value.
+    unsafe impl FromBytes for VirtioNetHdr {}
+    // SAFETY: As above: no padding, so every byte is initialised.
+    unsafe impl AsBytes for VirtioNetHdr {}
+
+    impl VirtioNetHdr {
+        /// Bytes of the header.
+        pub const LEN: usize = size_of::<bindings::virtio_net_hdr_mrg_rxbuf>();
+
+        /// The number of receive buffers the frame spans (mergeable receive buffers).
+        pub fn num_buffers(&self) -> u16 {
+            u16::from_le(self.0.num_buffers)
+        }
+    }
+
+    impl SkBuff {
+        /// Prepends the virtio-net header that describes this packet's offloads to the device
+        /// (`virtio_net_hdr_from_skb()`): the checksum to fill in for `CHECKSUM_PARTIAL`, and
+        /// the segmentation of a TCP or UDP GSO packet. The device must have negotiated the
+        /// matching features (the network device only claims what it did).
+        ///
+        /// Fails with `EINVAL` for a GSO type the header cannot describe and with `ENOMEM` if
+        /// the headroom cannot be made; the skb is then left as it was.
+        pub fn push_virtio_net_hdr(&mut self) -> Result {
+            let mut hdr = VirtioNetHdr::default();
+            // SAFETY: `self.0` is valid (type invariant); `hdr.0.hdr` is a writable
+            // `struct virtio_net_hdr`, which the function fills (little-endian: modern device;
+            // no `DATA_VALID` on transmit; no VLAN tag is moved out of the frame).
+            to_result(unsafe {
+                bindings::virtio_net_hdr_from_skb(self.as_raw(), &raw mut hdr.0.hdr, true, false, 0)
+            })?;
+            self.push_bytes(hdr.as_bytes())
+        }
+
+        /// Applies the offloads a virtio network device reported in `hdr` for this received
+        /// frame (which starts at the Ethernet header): a checksum it verified
+        /// (`CHECKSUM_UNNECESSARY`) or left partial (`CHECKSUM_PARTIAL`), and the segmentation
+        /// of a coalesced frame (`virtio_net_hdr_to_skb()`, which checks the headers it needs).
+        /// Call before [`SkBuff::eth_type_trans`].
+        ///
+        /// Fails with `EINVAL` if the header is inconsistent with the frame or asks for an
+        /// offload that was not negotiated (UDP tunnels), if the frame is shorter than an
+        /// Ethernet header, or if `eth_type_trans` was called already (the offsets in `hdr`
+        /// count from the Ethernet header); the frame must then be dropped.
+        pub fn apply_virtio_net_hdr<U: Operations>(
+            &mut self,
+            dev: &Device<U>,
+            hdr: &VirtioNetHdr,
+        ) -> Result {
+            let skb = self.as_raw();
+            // SAFETY: We own the skb exclusively (type invariant). NOTE(bindgen): see
+            // `eth_type_trans`.
+            let proto = unsafe { (*skb).__bindgen_anon_4.headers.as_ref().protocol };
+            // SAFETY: As above; `pskb_may_pull` may reallocate the head, and no borrow of the
+            // data exists (`&mut self`).
+            if proto != 0 || !unsafe { bindings::pskb_may_pull(skb, ETH_HLEN) } {
+                return Err(EINVAL);
+            }
+            let mut h = hdr.0.hdr;
+            // SAFETY: We own the skb exclusively (type invariant); `dev` is a valid device. The
+            // header parser finds the protocol of a frame without one through `skb->dev` and
+            // the network header (as `virtio_net` sets them), then pulls headers as it needs.
+            // NOTE(bindgen): `dev` is in the first anonymous union / struct / union of
+            // `sk_buff`.
+            unsafe {
+                (*skb)
+                    .__bindgen_anon_1
+                    .__bindgen_anon_1
+                    .__bindgen_anon_1
+                    .dev = dev.as_raw();
+                bindings::skb_set_network_header(skb, ETH_HLEN as c_int);
+            }
+            // SAFETY: As above; `h` is a valid header. UDP tunnel offloads are not negotiated.
+            to_result(unsafe { bindings::virtio_net_handle_csum_offload(skb, &raw mut h, false) })?;
+            // SAFETY: As above.
+            to_result(unsafe { bindings::virtio_net_hdr_to_skb(skb, &raw const h, true) })
+        }
+    }
 
     // SAFETY: An `SkBuff` owns its `sk_buff`, its head and its fragments; `into_raw` gives up
     // ownership without freeing anything, `from_raw` takes it back. An owned skb is freed with

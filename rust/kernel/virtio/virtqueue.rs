@@ -23,11 +23,14 @@
 
 use super::Device;
 use crate::{
+    alloc::Flags,
     bindings, device,
     error::to_result,
     new_spinlock_bh,
     prelude::*,
     sync::{aref::ARef, SpinLockBh},
+    task::might_sleep,
+    time::{delay::fsleep, Delta, Instant, Monotonic},
     types::Opaque,
 };
 use core::{any::TypeId, marker::PhantomData, ptr::NonNull};
@@ -97,12 +100,24 @@ struct Entry {
     vq: NonNull<bindings::virtqueue>,
     type_id: TypeId,
     release: unsafe fn(NonNull<c_void>),
-    /// BH-disabling: the queue is used from NAPI (softirq) and from process context.
+    /// BH-disabling: the queue is used from NAPI (softirq) and from process context. Holds
+    /// whether the queue is being resized ([`Virtqueue::resize`]).
     #[pin]
-    lock: SpinLockBh<()>,
+    lock: SpinLockBh<bool>,
 }
 
 /// The queues of a virtio device, for the binding `'a` of the driver that found them.
+///
+/// They cannot outlive that binding (for instance be kept in a `static`, or in driver data that
+/// does not carry the binding's lifetime): they are deleted before the device's driver is gone.
+///
+/// ```ignore,compile_fail
+/// use kernel::virtio::virtqueue::Queues;
+///
+/// fn keep<'a>(queues: Queues<'a>) -> Queues<'static> {
+///     queues
+/// }
+/// ```
 ///
 /// # Invariants
 ///
@@ -172,7 +187,7 @@ impl<'a> Queues<'a> {
                         vq: NonNull::dangling(),
                         type_id: info.type_id,
                         release: info.release,
-                        lock <- new_spinlock_bh!(()),
+                        lock <- new_spinlock_bh!(false),
                     }),
                     GFP_KERNEL,
                 )?,
@@ -323,27 +338,65 @@ impl<T: Token> Virtqueue<T> {
         self.0.vq.as_ptr()
     }
 
-    /// Asks the device not to notify for used buffers (best effort). Callable from the queue's
-    /// callback, concurrently with the other operations (`virtqueue_disable_cb()` needs no
-    /// serialisation).
-    pub fn disable_cb(&self) {
-        // SAFETY: The queue is valid (the `Queues` it is borrowed from is alive).
-        unsafe { bindings::virtqueue_disable_cb(self.raw()) }
+    /// Takes the queue's lock for the operations that must be serialised. Returns `None` while
+    /// the queue is being resized (its buffers are then the transport's).
+    pub fn lock(&self) -> Option<Guard<'_, T>> {
+        let guard = self.0.lock.lock();
+        if *guard {
+            return None;
+        }
+        Some(Guard {
+            vq: self,
+            _guard: guard,
+        })
     }
 
-    /// Takes the queue's lock for the operations that must be serialised.
-    pub fn lock(&self) -> Guard<'_, T> {
-        Guard {
-            vq: self,
-            _guard: self.0.lock.lock(),
+    /// Changes the queue's size to `num` descriptors (`virtqueue_resize()`; the transport needs
+    /// `VIRTIO_F_RING_RESET`). The queue is reset, every buffer still in it is given back and its
+    /// token dropped, and the queue starts again, empty, with `num` descriptors, or with its old
+    /// size if the new ring could not be allocated (`ENOMEM`). Meanwhile [`Virtqueue::lock`]
+    /// returns `None`.
+    ///
+    /// Fails with `E2BIG` above the device's maximum ([`Guard::max_size`]), `EINVAL` for 0,
+    /// `ENOENT` without `VIRTIO_F_RING_RESET` and `EBUSY` if the queue is being resized already.
+    /// Process context (it sleeps). Whatever uses the queue (a NAPI instance, a transmit queue)
+    /// should be paused first; transmitted packets dropped here are not reported as completed.
+    pub fn resize(&self, num: u32) -> Result {
+        might_sleep();
+        {
+            let mut resizing = self.0.lock.lock();
+            if *resizing {
+                return Err(EBUSY);
+            }
+            *resizing = true;
         }
+        // SAFETY: The queue is valid. No `Guard` exists (one taken before was released when we
+        // took the lock above, and none is handed out until the flag is cleared), so no other
+        // operation runs on the queue; the queue's callback is removed from the interrupt path
+        // by the transport before the queue is reset. `recycle::<T>` gets the tokens of this
+        // queue, which are all `T` (type invariant of `Queues`).
+        let ret = unsafe { bindings::virtqueue_resize(self.raw(), num, Some(recycle::<T>), None) };
+        *self.0.lock.lock() = false;
+        to_result(ret)
+    }
+}
+
+/// Drops a buffer's token that `virtqueue_resize()` gives back.
+///
+/// # Safety
+///
+/// `buf` must be the raw form of a token of type `T` that was queued and not rebuilt.
+unsafe extern "C" fn recycle<T: Token>(_vq: *mut bindings::virtqueue, buf: *mut c_void) {
+    if let Some(p) = NonNull::new(buf) {
+        // SAFETY: As required by this function.
+        unsafe { release::<T>(p) };
     }
 }
 
 /// Exclusive use of a [`Virtqueue`].
 pub struct Guard<'a, T: Token> {
     vq: &'a Virtqueue<T>,
-    _guard: crate::sync::lock::Guard<'a, (), crate::sync::lock::spinlock::SpinLockBhBackend>,
+    _guard: crate::sync::lock::Guard<'a, bool, crate::sync::lock::spinlock::SpinLockBhBackend>,
 }
 
 impl<T: Token> Guard<'_, T> {
@@ -353,9 +406,15 @@ impl<T: Token> Guard<'_, T> {
 
     /// Descriptors in the queue.
     pub fn size(&self) -> u32 {
-        // SAFETY: The queue is valid; its size only changes with `virtqueue_resize()`, which
-        // is not offered.
+        // SAFETY: The queue is valid; its size only changes in `Virtqueue::resize`, while no
+        // `Guard` exists.
         unsafe { bindings::virtqueue_get_vring_size(self.raw()) }
+    }
+
+    /// The most descriptors the queue can have (the device's limit).
+    pub fn max_size(&self) -> u32 {
+        // SAFETY: The queue is valid; `num_max` is set when it is created.
+        unsafe { (*self.raw()).num_max }
     }
 
     /// Free descriptors.
@@ -425,5 +484,192 @@ impl<T: Token> Guard<'_, T> {
             return Err((Error::from_errno(ret), unsafe { T::from_raw(raw) }));
         }
         Ok(())
+    }
+
+    /// Adds a buffer made of the scatter-gather lists `sgs`, owned by `token`: the device reads
+    /// the first `out` lists and writes the others.
+    ///
+    /// # Safety
+    ///
+    /// Each entry of `sgs` must point to an initialised, terminated list describing memory owned
+    /// by `token` (see [`Token`]).
+    unsafe fn add_sgs(
+        &mut self,
+        sgs: &mut [*mut bindings::scatterlist],
+        out: u32,
+        token: T,
+    ) -> core::result::Result<(), (Error, T)> {
+        // (The C functions `BUG()` on a buffer without a list.)
+        let n = match u32::try_from(sgs.len()) {
+            Ok(n) if n != 0 && out <= n => n,
+            _ => return Err((EINVAL, token)),
+        };
+        let raw = token.into_raw();
+        // SAFETY: The queue is valid and we hold its lock; `sgs` holds `n` lists, `out` of them
+        // first, describing memory `raw` owns (safety requirement). The queue owns `raw` on
+        // success.
+        let ret = unsafe {
+            bindings::virtqueue_add_sgs(
+                self.raw(),
+                sgs.as_mut_ptr(),
+                out,
+                n - out,
+                raw.as_ptr(),
+                bindings::GFP_ATOMIC,
+            )
+        };
+        if ret < 0 {
+            // SAFETY: Not queued: we still own `raw`.
+            return Err((Error::from_errno(ret), unsafe { T::from_raw(raw) }));
+        }
+        Ok(())
+    }
+}
+
+/// The memory of a [`Request`].
+///
+/// # Invariants
+///
+/// `0 < out <= buf.len()`.
+struct RequestBuf {
+    /// The bytes the device reads, then those it writes.
+    buf: KVec<u8>,
+    /// The number of bytes the device reads.
+    out: usize,
+}
+
+/// A request a driver sends to its device through a queue and the device's answer: bytes the
+/// device reads (a command), then bytes it writes (its status), e.g. on virtio-net's control
+/// queue. Sent with [`Virtqueue::transact`].
+///
+/// # Examples
+///
+/// ```
+/// use kernel::virtio::virtqueue::Request;
+///
+/// // A command of two bytes and room for a one-byte answer, zeroed until the device writes it.
+/// let req = Request::new(&[1, 2], 1, GFP_KERNEL)?;
+/// assert_eq!(req.answer(), &[0]);
+/// # Ok::<(), Error>(())
+/// ```
+pub struct Request(KBox<RequestBuf>);
+
+impl Request {
+    /// A request whose device-readable part is `command` and which leaves `answer` bytes,
+    /// zeroed, for the device to write. Fails with `EINVAL` if `command` is empty.
+    pub fn new(command: &[u8], answer: usize, flags: Flags) -> Result<Self> {
+        if command.is_empty() {
+            return Err(EINVAL);
+        }
+        let len = command.len().checked_add(answer).ok_or(EINVAL)?;
+        let mut buf = KVec::with_capacity(len, flags)?;
+        buf.extend_from_slice(command, flags)?;
+        buf.resize(len, 0, flags)?;
+        // INVARIANT: `command` is not empty and `buf` holds it and the answer.
+        Ok(Self(KBox::new(
+            RequestBuf {
+                buf,
+                out: command.len(),
+            },
+            flags,
+        )?))
+    }
+
+    /// The part the device writes: its answer, once [`Virtqueue::transact`] returned the
+    /// request.
+    pub fn answer(&self) -> &[u8] {
+        &self.0.buf[self.0.out..]
+    }
+}
+
+// SAFETY: A `Request` owns its box, and the box owns the (kmalloc'ed, so mappable) buffer the
+// queue describes; `into_raw` gives up the box without freeing it, and the buffer does not move
+// while the box is raw. A box is freed with `kfree()`, valid in every context.
+unsafe impl Token for Request {
+    fn into_raw(self) -> NonNull<c_void> {
+        // A box is never null.
+        NonNull::from(KBox::leak(self.0)).cast()
+    }
+
+    unsafe fn from_raw(ptr: NonNull<c_void>) -> Self {
+        // SAFETY: `ptr` came from `into_raw`, which gave up the box.
+        Self(unsafe { KBox::from_raw(ptr.cast::<RequestBuf>().as_ptr()) })
+    }
+}
+
+impl Guard<'_, Request> {
+    /// Queues `req`: the device reads its command and writes its answer. On failure (`ENOSPC`:
+    /// the queue is full) `req` is handed back.
+    fn add_request(&mut self, mut req: Request) -> core::result::Result<(), (Error, Request)> {
+        let out = req.0.out;
+        let len = req.0.buf.len();
+        let (Ok(out_len), Ok(in_len)) = (u32::try_from(out), u32::try_from(len - out)) else {
+            return Err((EINVAL, req));
+        };
+        let base = req.0.buf.as_mut_ptr();
+        let sg = [const { Opaque::<bindings::scatterlist>::uninit() }; 2];
+        let mut sgs = [sg[0].get(), sg[1].get()];
+        // SAFETY: The command is the first `out` bytes of `buf`, the answer the `len - out`
+        // after it, both inside the buffer (`out <= len`, type invariant of `RequestBuf`).
+        unsafe {
+            bindings::sg_init_one(sgs[0], base.cast(), out_len);
+            bindings::sg_init_one(sgs[1], base.add(out).cast(), in_len);
+        }
+        let lists = if len > out {
+            &mut sgs[..]
+        } else {
+            &mut sgs[..1]
+        };
+        // SAFETY: The lists describe the request's own buffer, which the request owns.
+        unsafe { self.add_sgs(lists, 1, req) }
+    }
+}
+
+impl Virtqueue<Request> {
+    /// Sends `req` to the device and waits, sleeping, until the device has answered it or
+    /// `timeout` has passed. Process context.
+    ///
+    /// Returns the request, with the device's answer, and the number of bytes the device wrote.
+    /// Fails with `ETIMEDOUT` if the device did not answer in time: the request then stays
+    /// queued (the device may still carry it out), and is dropped when a later call finds its
+    /// late answer, or at teardown. Fails with `EIO` if the device is broken.
+    ///
+    /// The requests of one queue must be sent one at a time (e.g. under a driver's lock): a
+    /// concurrent call would take this one's answer off the queue, and this call would time
+    /// out.
+    pub fn transact(&self, req: Request, timeout: Delta) -> Result<(Request, u32)> {
+        might_sleep();
+        let tag: *const RequestBuf = &raw const *req.0;
+        {
+            let mut vq = self.lock().ok_or(EBUSY)?;
+            // Late answers to earlier requests that timed out: dropped, so that they do not
+            // fill the queue.
+            while vq.get_buf().is_some() {}
+            vq.add_request(req).map_err(|(e, _)| e)?;
+            if vq.kick_prepare() && !vq.notify() {
+                return Err(EIO);
+            }
+        }
+        let start = Instant::<Monotonic>::now();
+        let mut nap = Delta::from_micros(10);
+        loop {
+            if let Some(mut vq) = self.lock() {
+                while let Some((r, len)) = vq.get_buf() {
+                    if core::ptr::eq(&raw const *r.0, tag) {
+                        return Ok((r, len));
+                    }
+                    // The late answer to an earlier request that timed out: dropped.
+                }
+                // SAFETY: The queue is valid and we hold its lock.
+                if unsafe { bindings::virtqueue_is_broken(vq.raw()) } {
+                    return Err(EIO);
+                }
+            }
+            if start.elapsed() > timeout {
+                return Err(ETIMEDOUT);
+            }
+            fsleep(nap);
+            nap = Delta::from_micros((nap.as_micros_ceil() * 2).min(1000));
+        }
     }
 }

@@ -59,6 +59,14 @@ impl_flags!(
         Tso = 1 << bindings::NETIF_F_TSO_BIT,
         /// TCP segmentation offload over IPv6 (`NETIF_F_TSO6`).
         Tso6 = 1 << bindings::NETIF_F_TSO6_BIT,
+        /// TCP segmentation offload of packets with ECN (`NETIF_F_TSO_ECN`: the device sets CWR
+        /// on the first segment only).
+        TsoEcn = 1 << bindings::NETIF_F_TSO_ECN_BIT,
+        /// UDP segmentation offload (`NETIF_F_GSO_UDP_L4`).
+        GsoUdpL4 = 1 << bindings::NETIF_F_GSO_UDP_L4_BIT,
+        /// The device checks the headers of GSO packets from untrusted sources itself
+        /// (`NETIF_F_GSO_ROBUST`: `SKB_GSO_DODGY` packets are not segmented in software).
+        GsoRobust = 1 << bindings::NETIF_F_GSO_ROBUST_BIT,
         /// RX checksum offload (`NETIF_F_RXCSUM`).
         Rxcsum = 1 << bindings::NETIF_F_RXCSUM_BIT,
         /// Deliver frames with bad FCS or errors too (`NETIF_F_RXALL`).
