@@ -8,8 +8,7 @@
 //! ECN, UDP) go both ways in the virtio-net header; received frames span as many mergeable
 //! buffers as they need, so the MTU may be raised to 64 KiB. Receive buffers are page pool
 //! pages; transmitted skbs carry the header in their headroom. One NAPI instance serves both
-//! queues, and the rings can be resized. The C `virtio_net` driver is the reference for every
-//! behaviour.
+//! queues. The C `virtio_net` driver is the reference for every behaviour.
 //!
 //! Laid out by concern: `rx` (buffers and reception), `tx` (transmission and completion),
 //! `netdev` (the device's operations and its poll), `ctrl` (the control queue), `ethtool`.
